@@ -1,0 +1,1 @@
+"""Demo relying-party portals and mail catcher for the idp provider."""

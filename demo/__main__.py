@@ -1,0 +1,125 @@
+"""Run idp with demo data, the five demo portals and a mail catcher.
+
+python -m demo   (or `make demo`): migrates the SQLite database in instance/, creates
+a signing key, registers the portals and demo accounts (idempotent), then serves
+idp on :5000, the portals on :5100 and the mail catcher on SMTP :1025.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from demo.mailcatcher import MailCatcher
+from demo.portals import DEMO_PORTALS
+from demo.portals import create_portals_app
+from idp import create_app
+from idp.accounts import create_account
+from idp.auth.services import find_account
+from idp.extensions import db
+from idp.oidc.clients import create_client
+from idp.oidc.clients import get_client
+from idp.oidc.clients import rotate_secret
+
+HOST = "127.0.0.1"
+IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "5000"))
+PORTALS_PORT = int(os.environ.get("DEMO_PORTALS_PORT", "5100"))
+SMTP_PORT = int(os.environ.get("DEMO_SMTP_PORT", "1025"))
+DEMO_PEOPLE = (
+    ("marie.curie@example.fr", "Demo-Sante-2026", "Marie", "CURIE", "1967-11-07"),
+    ("louis.pasteur@example.fr", "Demo-Sante-2026", "Louis", "PASTEUR", "1972-12-27"),
+)
+
+
+def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
+    """Register the demo portals and accounts; return the portals' client settings."""
+    known = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+    portals = []
+    with app.app_context():
+        upgrade()
+        store = app.extensions["idp_keys"]
+        if not any(k.status == "active" for k in store.keys()):
+            store.generate(app.config["KEY_ALG"])
+        for slug, name in DEMO_PORTALS:
+            client_id = f"demo-{slug}"
+            client = get_client(client_id)
+            if client is None:
+                secret = create_client(
+                    name=name,
+                    client_id=client_id,
+                    redirect_uris=[f"{base_url}/{slug}/callback"],
+                    post_logout_redirect_uris=[f"{base_url}/{slug}/logged-out"],
+                    backchannel_logout_uri=f"{base_url}/{slug}/backchannel-logout",
+                    scope="openid profile email phone address",
+                    require_consent=slug == "portail-citoyen",
+                ).secret
+            elif client_id in known:
+                secret = known[client_id]
+            else:
+                secret = rotate_secret(client)
+            known[client_id] = secret
+            portals.append({"slug": slug, "name": name, "client_id": client_id, "client_secret": secret})
+        for email, password, given, family, born in DEMO_PEOPLE:
+            if find_account(email) is None:
+                import datetime as dt
+
+                create_account(
+                    email=email, password=password, given_name=given, family_name=family,
+                    birthdate=dt.date.fromisoformat(born), active=True,
+                )
+        db.session.commit()
+    secrets_file.write_text(json.dumps(known))
+    os.chmod(secrets_file, 0o600)
+    return portals
+
+
+def main() -> None:
+    issuer = os.environ.get("IDP_ISSUER", f"http://{HOST}:{IDP_PORT}")
+    base_url = f"http://{HOST}:{PORTALS_PORT}"
+    app = create_app({"ISSUER": issuer, "SMTP_PORT": SMTP_PORT})
+    portals = seed(app, base_url, Path(app.instance_path) / "demo_portals.json")
+
+    catcher = MailCatcher(HOST, SMTP_PORT)
+    catcher.start()
+    portals_app = create_portals_app(
+        {
+            "issuer": issuer,
+            "base_url": base_url,
+            "secret_key": app.config["SECRET_KEY"] + "-demo-portals",
+            "portals": portals,
+            "mailcatcher": catcher,
+        }
+    )
+    portal_server = make_server(HOST, PORTALS_PORT, portals_app, threaded=True)
+    threading.Thread(target=portal_server.serve_forever, daemon=True).start()
+
+    print(
+        f"""
+idp est prêt.
+  Fournisseur d'identité : {issuer}/
+  Portails de démonstration : {base_url}/
+  Courriels reçus (catcher) : {base_url}/mails/
+  Découverte OIDC : {issuer}/.well-known/openid-configuration
+
+Comptes de démonstration :"""
+    )
+    for email, password, *_ in DEMO_PEOPLE:
+        print(f"  {email} / {password}")
+    print("\nCtrl+C pour arrêter.", flush=True)
+    idp_server = make_server(HOST, IDP_PORT, app, threaded=True)
+    try:
+        idp_server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        catcher.stop()
+        portal_server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""idp: an OpenID Connect identity provider for French health and public-service portals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask import request
+from flask import send_from_directory
+from flask import session
+from flask_babel import get_locale
+
+from idp.config import ROOT
+from idp.config import load_config
+from idp.config import validate_config
+
+DSFR_DIST = ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
+LOCALES = ("fr", "en")
+
+
+def select_locale() -> str:
+    wanted = request.args.get("ui_locales")
+    if wanted:
+        for tag in wanted.split():
+            lang = tag.split("-")[0].lower()
+            if lang in LOCALES:
+                session["locale"] = lang
+                break
+    if session.get("locale") in LOCALES:
+        return session["locale"]
+    return request.accept_languages.best_match(LOCALES) or "fr"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The application factory: the only place where the app is wired."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    settings = load_config(Path(app.instance_path), config)
+    validate_config(settings)
+    app.config.update(settings)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_NAME="idp_flask",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["ISSUER"].startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE=settings["DEFAULT_LOCALE"],
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_ENABLED=settings.get("RATELIMIT_ENABLED", True),
+    )
+    if settings["DATABASE_URL"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+
+    from idp import errors_views
+    from idp.cli import register_cli
+    from idp.extensions import babel
+    from idp.extensions import csrf
+    from idp.extensions import db
+    from idp.extensions import limiter
+    from idp.extensions import migrate
+    from idp.oidc.keys import KeyStore
+    from idp.oidc.server import build_server
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    app.extensions["idp_keys"] = KeyStore(settings["KEYS_DIR"], settings["KEY_RETENTION_DAYS"])
+    app.extensions["idp_oauth"] = build_server(app)
+
+    from idp.auth import bp as auth_bp
+    from idp.oidc import bp as oidc_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(oidc_bp)
+    errors_views.init_app(app)
+    app.jinja_env.globals["get_locale"] = get_locale
+    register_cli(app)
+
+    @app.get("/static/dsfr/<path:filename>")
+    def dsfr_static(filename: str):
+        """DSFR assets from the npm package, served by idp itself (no CDN)."""
+        return send_from_directory(DSFR_DIST, filename, max_age=86400)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
+        )
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

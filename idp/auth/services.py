@@ -1,0 +1,55 @@
+"""Authenticating a person with identifier + password."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from idp.errors import AccountUnavailable
+from idp.errors import InvalidCredentials
+from idp.extensions import db
+from idp.models import Account
+from idp.security import audit
+from idp.security.passwords import verify_password
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_account(identifier: str) -> Account | None:
+    """An account by email (case-insensitive) or username."""
+    ident = identifier.strip()
+    if not ident:
+        return None
+    return db.session.scalar(
+        select(Account).where(
+            or_(Account.email == normalise_email(ident), func.lower(Account.username) == ident.lower())
+        )
+    )
+
+
+def authenticate(identifier: str, password: str, origin: audit.Origin) -> Account:
+    """Return the account, or raise one generic error whatever failed.
+
+    A missing account still costs one argon2 verification (timing says nothing).
+    """
+    account = find_account(identifier)
+    ok, new_hash = verify_password(account.password_hash if account else None, password)
+    if account is None or not ok:
+        audit.record(
+            "login.failed",
+            account_id=account.id if account else None,
+            origin=origin,
+            reason="bad_password" if account else "unknown_identifier",
+        )
+        raise InvalidCredentials()
+    if not account.is_active:
+        audit.record("login.refused", account_id=account.id, origin=origin, status=account.status)
+        raise AccountUnavailable(account.status)
+    if new_hash:
+        account.password_hash = new_hash
+        audit.record("password.rehashed", account_id=account.id, origin=origin)
+    audit.record("login.succeeded", account_id=account.id, origin=origin, method="pwd")
+    return account

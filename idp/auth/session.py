@@ -1,0 +1,91 @@
+"""The server-side SSO session: a random cookie, its SHA-256 in browser_session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+from flask import g
+from flask import request
+from sqlalchemy import select
+from sqlalchemy import update
+from werkzeug.wrappers import Response
+
+from idp.extensions import db
+from idp.models import Account
+from idp.models import utcnow
+from idp.oidc.models import BrowserSession
+from idp.oidc.models import Token
+from idp.security import audit
+from idp.security import tokens
+
+COOKIE = "idp_session"
+
+
+def open_session(
+    account: Account, amr: list[str], acr: str | None, origin: audit.Origin
+) -> tuple[BrowserSession, str]:
+    """Start an SSO session; return it and the cookie value (shown once)."""
+    secret = tokens.new_token(32)
+    now = utcnow()
+    session_row = BrowserSession(
+        token_hash=tokens.sha256(secret),
+        sid=tokens.new_token(24),
+        account_id=account.id,
+        account=account,
+        auth_time=now,
+        amr=amr,
+        acr=acr,
+        expires_at=now + dt.timedelta(seconds=current_app.config["SESSION_LIFETIME"]),
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
+    db.session.add(session_row)
+    audit.record("session.opened", account_id=account.id, origin=origin, amr=amr)
+    return session_row, secret
+
+
+def current_session() -> BrowserSession | None:
+    """The live SSO session of this browser, if any (looked up once per request)."""
+    if "sso_session" not in g:
+        raw = request.cookies.get(COOKIE)
+        found = None
+        if raw:
+            found = db.session.scalar(
+                select(BrowserSession).where(BrowserSession.token_hash == tokens.sha256(raw))
+            )
+            if found is not None and (not found.is_live or not found.account.is_active):
+                found = None
+        g.sso_session = found
+    return g.sso_session
+
+
+def set_cookie(response: Response, secret: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        secret,
+        max_age=current_app.config["SESSION_LIFETIME"],
+        httponly=True,
+        secure=current_app.config["ISSUER"].startswith("https://"),
+        samesite="Lax",
+        path="/",
+    )
+
+
+def clear_cookie(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/")
+
+
+def end_session(session_row: BrowserSession, origin: audit.Origin, reason: str) -> None:
+    """End an SSO session, revoke its tokens and queue back-channel logouts."""
+    from idp.oidc import backchannel
+
+    session_row.ended_at = utcnow()
+    db.session.execute(
+        update(Token)
+        .where(Token.sid == session_row.sid, Token.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    backchannel.queue_logout(session_row)
+    audit.record("session.ended", account_id=session_row.account_id, origin=origin, reason=reason)
+    g.sso_session = None

@@ -1,0 +1,103 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+
+from idp.auth import bp
+from idp.auth import services
+from idp.auth import session as sso
+from idp.auth.forms import ConfirmForm
+from idp.auth.forms import LoginForm
+from idp.errors import AccountUnavailable
+from idp.errors import InvalidCredentials
+from idp.extensions import db
+from idp.extensions import limiter
+from idp.oidc import backchannel
+from idp.oidc.server import query_client
+from idp.security import audit
+
+
+def safe_next(value: str | None) -> str | None:
+    """A local path to return to, or None (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
+
+
+def _portal_of(next_url: str | None):
+    if not next_url or not next_url.startswith("/authorize"):
+        return None
+    client_id = parse_qs(urlsplit(next_url).query).get("client_id", [None])[0]
+    return query_client(client_id) if client_id else None
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Any:
+    """Identifier + password login page."""
+    next_url = safe_next(request.args.get("next"))
+    form = LoginForm()
+    if request.method == "GET" and request.args.get("login_hint"):
+        form.identifier.data = request.args["login_hint"][:254]
+    error = None
+    if form.validate_on_submit():
+        origin = audit.origin_of(request)
+        try:
+            account = services.authenticate(form.identifier.data, form.password.data, origin)
+        except InvalidCredentials:
+            error = _("Identifiant ou mot de passe incorrect.")
+        except AccountUnavailable as exc:
+            # The password was right: telling the owner why is not enumeration.
+            error = (
+                _("Votre compte n'est pas encore activé : suivez le lien reçu par courriel.")
+                if str(exc) == "pending"
+                else _("Votre compte est suspendu. Contactez l'assistance du service.")
+            )
+        else:
+            _, secret = sso.open_session(account, ["pwd"], "eidas1", origin)
+            db.session.commit()
+            response = redirect(next_url or url_for("auth.home"))
+            sso.set_cookie(response, secret)
+            return response
+        db.session.commit()
+    return render_template("auth/login.html", form=form, error=error, portal=_portal_of(next_url))
+
+
+@bp.get("/")
+def home() -> Any:
+    """Landing page: who is logged in."""
+    return render_template("auth/home.html", current=sso.current_session())
+
+
+@bp.route("/deconnexion", methods=["GET", "POST"])
+def logout() -> Any:
+    """Local logout, confirmed by a POST."""
+    form = ConfirmForm()
+    current = sso.current_session()
+    if current is None:
+        return render_template("auth/logged_out.html")
+    if form.validate_on_submit():
+        sso.end_session(current, audit.origin_of(request), reason="user")
+        db.session.commit()
+        backchannel.dispatch_after_commit()
+        response = current_app.make_response(render_template("auth/logged_out.html"))
+        sso.clear_cookie(response)
+        return response
+    return render_template("auth/logout.html", form=form, current=current)

@@ -1,0 +1,298 @@
+"""`idp` command line: keys, clients, users, purge, back-channel retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+from flask import Flask
+from flask import current_app
+from flask.cli import AppGroup
+from flask.cli import FlaskGroup
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from idp.extensions import db
+
+
+def _create_app() -> Flask:
+    from idp import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """idp: OpenID Connect identity provider."""
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+# keys ---------------------------------------------------------------------
+keys = AppGroup("keys", help="Signing keys (JWKS).")
+
+
+@keys.command("generate")
+@click.option("--alg", type=click.Choice(["RS256", "ES256"]), default=None)
+def keys_generate(alg: str | None) -> None:
+    """Create the active key, or the next key when an active one exists."""
+    store = current_app.extensions["idp_keys"]
+    try:
+        key = store.generate(alg or current_app.config["KEY_ALG"])
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"{key.kid} {key.alg} {key.status}")
+
+
+@keys.command("rotate")
+@click.option("--alg", type=click.Choice(["RS256", "ES256"]), default=None)
+def keys_rotate(alg: str | None) -> None:
+    """Retire the active key, promote the next one, prepare a new next key."""
+    key = current_app.extensions["idp_keys"].rotate(alg or current_app.config["KEY_ALG"])
+    click.echo(f"active: {key.kid} {key.alg}")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys with their status; * marks the ones published in the JWKS."""
+    store = current_app.extensions["idp_keys"]
+    published = {k["kid"] for k in store.public_jwks()["keys"]}
+    for key in store.keys():
+        mark = "*" if key.kid in published else " "
+        retired = f" retired {key.retired_at:%Y-%m-%d %H:%M}" if key.retired_at else ""
+        click.echo(f"{mark} {key.kid} {key.alg} {key.status} created {key.created_at:%Y-%m-%d}{retired}")
+
+
+# clients ------------------------------------------------------------------
+clients = AppGroup("clients", help="Portals (OAuth clients).")
+
+
+def _client_or_fail(client_id: str):
+    from idp.oidc.clients import get_client
+
+    client = get_client(client_id)
+    if client is None:
+        _fail(f"Client inconnu : {client_id}")
+    return client
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
+@click.option("--scope", default="openid profile email")
+@click.option("--public", is_flag=True, help="Public client (no secret, PKCE S256).")
+@click.option("--consent/--no-consent", default=False)
+@click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default="public")
+@click.option("--grant", "grants", multiple=True, help="authorization_code, refresh_token, client_credentials")
+@click.option("--backchannel-logout-uri", default=None)
+@click.option("--client-id", default=None, help="Fixed client_id (default: random).")
+@click.option("--json", "as_json", is_flag=True, help="Print client_id and client_secret as JSON.")
+def clients_create(name, redirect_uris, post_logout, scope, public, consent, subject_type, grants,
+                   backchannel_logout_uri, client_id, as_json) -> None:
+    """Register a portal; its secret is printed once."""
+    from idp.oidc.clients import InvalidClientMetadata
+    from idp.oidc.clients import create_client
+
+    try:
+        registered = create_client(
+            name=name,
+            redirect_uris=list(redirect_uris),
+            post_logout_redirect_uris=list(post_logout),
+            scope=scope,
+            public=public,
+            require_consent=consent,
+            subject_type=subject_type,
+            grants=list(grants) or None,
+            backchannel_logout_uri=backchannel_logout_uri,
+            client_id=client_id,
+        )
+    except InvalidClientMetadata as exc:
+        _fail(str(exc))
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"client_id": registered.client.client_id, "client_secret": registered.secret}))
+    else:
+        click.echo(f"client_id: {registered.client.client_id}")
+        if registered.secret:
+            click.echo(f"client_secret: {registered.secret}  (affiché une seule fois)")
+
+
+@clients.command("list")
+def clients_list() -> None:
+    """List portals."""
+    from idp.oidc.models import Client
+
+    for client in db.session.scalars(select(Client).order_by(Client.name)):
+        state = "désactivé" if client.disabled else "actif"
+        click.echo(f"{client.client_id}\t{client.name}\t{state}")
+
+
+@clients.command("show")
+@click.argument("client_id")
+def clients_show(client_id: str) -> None:
+    """Show a portal's registration as JSON."""
+    from idp.oidc.clients import describe
+
+    click.echo(json.dumps(describe(_client_or_fail(client_id)), indent=2, ensure_ascii=False))
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--name", default=None)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
+@click.option("--scope", default=None)
+@click.option("--consent/--no-consent", default=None)
+@click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default=None)
+@click.option("--grant", "grants", multiple=True)
+@click.option("--backchannel-logout-uri", default=None)
+@click.option("--disable/--enable", "disabled", default=None)
+def clients_update(client_id, name, redirect_uris, post_logout, scope, consent, subject_type, grants,
+                   backchannel_logout_uri, disabled) -> None:
+    """Change a portal's registration (given options replace the stored values)."""
+    from idp.oidc.clients import InvalidClientMetadata
+    from idp.oidc.clients import update_client
+
+    changes = {
+        "name": name,
+        "redirect_uris": list(redirect_uris) or None,
+        "post_logout_redirect_uris": list(post_logout) or None,
+        "scope": scope,
+        "require_consent": consent,
+        "subject_type": subject_type,
+        "grants": list(grants) or None,
+        "disabled": disabled,
+    }
+    if backchannel_logout_uri is not None:
+        changes["backchannel_logout_uri"] = backchannel_logout_uri
+    try:
+        update_client(_client_or_fail(client_id), **{k: v for k, v in changes.items() if v is not None})
+    except InvalidClientMetadata as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo("ok")
+
+
+@clients.command("delete")
+@click.argument("client_id")
+@click.confirmation_option(prompt="Supprimer ce client et ses jetons ?")
+def clients_delete(client_id: str) -> None:
+    """Delete a portal and every token issued to it."""
+    from sqlalchemy import delete
+
+    from idp.oidc.models import AuthorizationCode
+    from idp.oidc.models import Consent
+    from idp.oidc.models import Token
+    from idp.security import audit
+
+    client = _client_or_fail(client_id)
+    for model in (Token, AuthorizationCode, Consent):
+        db.session.execute(delete(model).where(model.client_id == client_id))
+    db.session.delete(client)
+    audit.record("client.deleted", client_id=client_id)
+    db.session.commit()
+    click.echo("supprimé")
+
+
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+def clients_rotate_secret(client_id: str, as_json: bool) -> None:
+    """Issue a new secret (printed once); the old one stops working."""
+    from idp.oidc.clients import InvalidClientMetadata
+    from idp.oidc.clients import rotate_secret
+
+    try:
+        secret = rotate_secret(_client_or_fail(client_id))
+    except InvalidClientMetadata as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(json.dumps({"client_id": client_id, "client_secret": secret}) if as_json else secret)
+
+
+# users --------------------------------------------------------------------
+users = AppGroup("users", help="Accounts.")
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--username", default=None)
+@click.option("--given-name", default=None)
+@click.option("--family-name", default=None)
+@click.option("--birthdate", default=None, help="YYYY-MM-DD")
+@click.option("--active", is_flag=True, help="Active at once (email taken as verified).")
+def users_create(email, password, username, given_name, family_name, birthdate, active) -> None:
+    """Create an account."""
+    from idp.accounts import InvalidAccountData
+    from idp.accounts import create_account
+
+    try:
+        born = dt.date.fromisoformat(birthdate) if birthdate else None
+    except ValueError:
+        _fail("Date de naissance invalide : format AAAA-MM-JJ attendu.")
+    try:
+        account = create_account(
+            email=email, password=password, username=username, given_name=given_name,
+            family_name=family_name, birthdate=born, active=active,
+        )
+    except InvalidAccountData as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"{account.sub} {account.email} {account.status}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List accounts."""
+    from idp.models import Account
+
+    for account in db.session.scalars(select(Account).order_by(Account.id)):
+        click.echo(f"{account.sub}\t{account.email}\t{account.username or '-'}\t{account.status}")
+
+
+@users.command("disable")
+@click.argument("identifier")
+@click.option("--reason", default="operator")
+def users_disable(identifier: str, reason: str) -> None:
+    """Disable an account (by email or username) and revoke its sessions and tokens."""
+    from idp.accounts import disable_account
+    from idp.auth.services import find_account
+
+    account = find_account(identifier)
+    if account is None:
+        _fail(f"Compte inconnu : {identifier}")
+    disable_account(account, reason)
+    db.session.commit()
+    click.echo(f"{account.email} désactivé")
+
+
+@click.command("purge")
+@with_appcontext
+def purge_command() -> None:
+    """Delete expired codes, tokens, sessions and old deliveries."""
+    from idp.purge import purge
+
+    counts = purge()
+    db.session.commit()
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+backchannel_group = AppGroup("backchannel", help="Back-channel logout deliveries.")
+
+
+@backchannel_group.command("retry")
+def backchannel_retry() -> None:
+    """Send the logout tokens still waiting (run from cron)."""
+    from idp.oidc.backchannel import run_pending
+
+    click.echo(f"delivered={run_pending()}")
+
+
+def register_cli(app: Flask) -> None:
+    for group in (keys, clients, users, purge_command, backchannel_group):
+        app.cli.add_command(group)

@@ -1,0 +1,103 @@
+"""Settings: defined once here, overridable by instance/config.py and IDP_* variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from idp.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Defaults:
+    # Public URL of the provider; the `iss` of every token.
+    ISSUER = "http://127.0.0.1:5000"
+    # SQLAlchemy URL; empty means SQLite in instance/idp.sqlite3.
+    DATABASE_URL = ""
+    # Flask secret key; generated into instance/secret_key when empty.
+    SECRET_KEY = ""
+    # Folder holding the signing keys (one JSON file per key, mode 0600).
+    KEYS_DIR = str(ROOT / "keys")
+    # Signing algorithm of new keys: RS256 or ES256.
+    KEY_ALG = "RS256"
+    # Days a retired key stays in the JWKS so tokens it signed still verify.
+    KEY_RETENTION_DAYS = 30
+    # Outgoing mail server and sender.
+    SMTP_HOST = "127.0.0.1"
+    SMTP_PORT = 1025
+    MAIL_FROM = "idp <ne-pas-repondre@idp.localhost>"
+    # Redis URL for rate limits and shared state; empty means database/memory.
+    REDIS_URL = ""
+    # "production" refuses to start without an https issuer, keys and a secret.
+    ENV = "development"
+    # Lifetimes, in seconds.
+    CODE_LIFETIME = 60
+    ACCESS_TOKEN_LIFETIME = 600
+    ID_TOKEN_LIFETIME = 600
+    REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600
+    SESSION_LIFETIME = 12 * 3600
+    # argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).
+    ARGON2_MEMORY_KIB = 19 * 1024
+    ARGON2_TIME_COST = 2
+    ARGON2_PARALLELISM = 1
+    # Login attempts allowed per IP address (Flask-Limiter syntax).
+    LOGIN_RATE_LIMIT = "30 per minute"
+    # Back-channel logout: seconds before a POST to a portal gives up, and attempts.
+    BACKCHANNEL_TIMEOUT = 5
+    BACKCHANNEL_MAX_ATTEMPTS = 5
+    # Language when the browser asks for none we have.
+    DEFAULT_LOCALE = "fr"
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge defaults, instance/config.py, IDP_* environment variables and overrides."""
+    values = {k: v for k, v in vars(Defaults).items() if k.isupper()}
+    instance_file = instance_path / "config.py"
+    if instance_file.exists():
+        namespace: dict[str, Any] = {}
+        exec(compile(instance_file.read_text(), str(instance_file), "exec"), namespace)  # noqa: S102
+        values.update({k: v for k, v in namespace.items() if k.isupper()})
+    for key, default in list(values.items()):
+        raw = os.environ.get(f"IDP_{key}")
+        if raw is not None and raw != "":
+            values[key] = _coerce(default, raw)
+    values.update({k.removeprefix("IDP_"): v for k, v in (overrides or {}).items()})
+    values["ISSUER"] = values["ISSUER"].rstrip("/")
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{instance_path / 'idp.sqlite3'}"
+    if not values["SECRET_KEY"]:
+        values["SECRET_KEY"] = _instance_secret(instance_path)
+    return values
+
+
+def _instance_secret(instance_path: Path) -> str:
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """Fail at start-up on a setting that would make the provider unsafe."""
+    if len(config["SECRET_KEY"]) < 32:
+        raise ConfigError("IDP_SECRET_KEY doit contenir au moins 32 caractères.")
+    if config["KEY_ALG"] not in {"RS256", "ES256"}:
+        raise ConfigError("IDP_KEY_ALG doit valoir RS256 ou ES256.")
+    if config["CODE_LIFETIME"] > 60:
+        raise ConfigError("IDP_CODE_LIFETIME ne peut pas dépasser 60 secondes.")
+    if config["ENV"] == "production" and not config["ISSUER"].startswith("https://"):
+        raise ConfigError("En production, IDP_ISSUER doit être une URL https.")

@@ -1,0 +1,49 @@
+"""One error page for every HTTP error; OAuth endpoints keep their JSON errors."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import jsonify
+from flask import render_template
+from flask import request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import InternalServerError
+
+from idp.errors import NoSigningKey
+
+log = logging.getLogger(__name__)
+JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known", "/jwks.json")
+
+
+def _render(code: int, kind: str):
+    if request.path.startswith(JSON_PATHS):
+        error = "invalid_request" if code < 500 else "server_error"
+        if code == 429:
+            error = "slow_down"
+        return jsonify(error=error), code
+    return render_template("errors/error.html", code=code, kind=kind), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return _render(400, "csrf")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _render(exc.code or 500, "http")
+
+    @app.errorhandler(NoSigningKey)
+    def no_key(exc: NoSigningKey):
+        log.error("no active signing key: run `idp keys generate`")
+        return _render(503, "http")
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        log.exception("unhandled error", exc_info=exc)
+        return _render(InternalServerError.code, "http")

@@ -1,0 +1,95 @@
+"""Claims released to a portal: by scope, by the `claims` request parameter, per client."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749.util import scope_to_list
+
+from idp.models import Account
+from idp.oidc.models import Client
+from idp.security import tokens
+
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "profile": (
+        "name",
+        "given_name",
+        "family_name",
+        "preferred_username",
+        "birthdate",
+        "gender",
+        "updated_at",
+        "locale",
+    ),
+    "email": ("email", "email_verified"),
+    "phone": ("phone_number", "phone_number_verified"),
+    "address": ("address",),
+}
+SUPPORTED_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid"]
+SUPPORTED_CLAIMS += [c for names in SCOPE_CLAIMS.values() for c in names]
+
+
+def sector_of(client: Client) -> str:
+    """Pairwise sector: the host of the redirect URIs (OIDC Core 8.1)."""
+    hosts = {urlsplit(uri).hostname or "" for uri in client.redirect_uris}
+    return sorted(hosts)[0] if hosts else client.client_id
+
+
+def subject_for(account: Account, client: Client | None) -> str:
+    if client is not None and client.subject_type == "pairwise":
+        return tokens.keyed_hash(f"{sector_of(client)}|{account.sub}", "pairwise-sub")
+    return account.sub
+
+
+def _all_claims(account: Account) -> dict[str, Any]:
+    address = {
+        "street_address": account.street_address,
+        "postal_code": account.postal_code,
+        "locality": account.locality,
+        "country": account.country,
+    }
+    address = {k: v for k, v in address.items() if v}
+    if address:
+        address["formatted"] = "\n".join(
+            part
+            for part in (
+                account.street_address,
+                " ".join(p for p in (account.postal_code, account.locality) if p),
+            )
+            if part
+        )
+    family = account.usage_name or account.family_name
+    values = {
+        "name": " ".join(n for n in (account.given_name, family) if n) or None,
+        "given_name": account.given_name,
+        "family_name": account.family_name,
+        "preferred_username": account.username,
+        "birthdate": account.birthdate.isoformat() if account.birthdate else None,
+        "gender": account.gender,
+        "updated_at": int(account.updated_at.timestamp()) if account.updated_at else None,
+        "locale": "fr-FR",
+        "email": account.email,
+        "email_verified": account.email_verified_at is not None if account.email else None,
+        "phone_number": account.phone,
+        "phone_number_verified": account.phone_verified_at is not None if account.phone else None,
+        "address": address or None,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def user_claims(
+    account: Account, scope: str, client: Client, requested: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The claims for this scope, plus those asked by name that the client may receive."""
+    granted = scope_to_list(scope) or []
+    allowed_scopes = scope_to_list(client.scope) or []
+    names = {c for s in granted for c in SCOPE_CLAIMS.get(s, ())}
+    # OIDC Core 5.5: individual claims requested with the `claims` parameter are
+    # returned when available, within what this portal is allowed to receive.
+    allowed_names = {c for s in allowed_scopes for c in SCOPE_CLAIMS.get(s, ())}
+    names |= {name for name in (requested or {}) if name in allowed_names}
+    available = _all_claims(account)
+    result: dict[str, Any] = {"sub": subject_for(account, client)}
+    result.update({name: available[name] for name in sorted(names) if name in available})
+    return result

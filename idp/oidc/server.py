@@ -1,0 +1,357 @@
+"""The Authlib authorization server: grants, endpoints and their storage hooks.
+
+Authlib does the protocol; this module supplies models, claims and policy.
+The server is built per app and kept in app.extensions["idp_oauth"].
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import UserInfoEndpoint
+from authlib.oidc.core.grants import OpenIDCode
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from flask import Flask
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy import update
+
+from idp.extensions import db
+from idp.models import Account
+from idp.models import utcnow
+from idp.oidc import claims
+from idp.oidc.models import AuthorizationCode
+from idp.oidc.models import BrowserSession
+from idp.oidc.models import Client
+from idp.oidc.models import SessionClient
+from idp.oidc.models import Token
+from idp.security import audit
+from idp.security import tokens
+
+
+def keystore():
+    return current_app.extensions["idp_keys"]
+
+
+def query_client(client_id: str) -> Client | None:
+    if not client_id:
+        return None
+    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    return None if client is None or client.disabled else client
+
+
+def revoke_family(family_id: str, reason: str, client_id: str | None = None) -> int:
+    """Revoke every token descended from one authorization code."""
+    result = db.session.execute(
+        update(Token)
+        .where(Token.family_id == family_id, Token.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    audit.record("token.family_revoked", client_id=client_id, reason=reason, family=family_id)
+    return result.rowcount
+
+
+def save_token(token: dict[str, Any], request: Any) -> None:
+    """Store an issued token (hashed) with what it inherits from its code or parent."""
+    parent = request.authorization_code or getattr(request, "refresh_token", None)
+    now = utcnow()
+    row = Token(
+        client_id=request.client.client_id,
+        account_id=request.user.id if request.user else None,
+        access_token_hash=tokens.sha256(token["access_token"]),
+        refresh_token_hash=tokens.sha256(token["refresh_token"])
+        if token.get("refresh_token")
+        else None,
+        scope=token.get("scope", ""),
+        family_id=parent.family_id if parent else tokens.new_token(16),
+        sid=parent.sid if parent else None,
+        auth_time=parent.auth_time if parent else None,
+        acr=parent.acr if parent else None,
+        amr=list(parent.amr) if parent else [],
+        claims_request=parent.claims_request if parent else None,
+        issued_at=now,
+        access_expires_at=now + dt.timedelta(seconds=token["expires_in"]),
+        refresh_expires_at=now
+        + dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_LIFETIME"])
+        if token.get("refresh_token")
+        else None,
+    )
+    db.session.add(row)
+    if row.sid:
+        session_row = db.session.scalar(select(BrowserSession).where(BrowserSession.sid == row.sid))
+        if session_row is not None and db.session.get(
+            SessionClient, (session_row.id, row.client_id)
+        ) is None:
+            db.session.add(SessionClient(session_id=session_row.id, client_id=row.client_id))
+    audit.record(
+        "token.issued",
+        account_id=row.account_id,
+        client_id=row.client_id,
+        grant=request.payload.grant_type,
+    )
+
+
+class PKCE(CodeChallenge):
+    """S256 only (`plain` refused), and mandatory for public clients."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        request = grant.request
+        if request.client.is_public and not request.payload.data.get("code_challenge"):
+            raise InvalidRequestError("PKCE (code_challenge, S256) is required for public clients.")
+        return super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        sso: BrowserSession = request.sso_session
+        data = request.payload.data
+        db.session.add(
+            AuthorizationCode(
+                code_hash=tokens.sha256(code),
+                client_id=request.client.client_id,
+                account_id=request.user.id,
+                redirect_uri=request.payload.redirect_uri or request.client.redirect_uris[0],
+                scope=request.client.get_allowed_scope(request.payload.scope) or "",
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                claims_request=getattr(request, "claims_request", None),
+                auth_time=int(sso.auth_time.timestamp()),
+                acr=sso.acr,
+                amr=list(sso.amr),
+                sid=sso.sid,
+                family_id=tokens.new_token(16),
+                expires_at=utcnow() + dt.timedelta(seconds=current_app.config["CODE_LIFETIME"]),
+            )
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        row = db.session.scalar(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == tokens.sha256(code))
+        )
+        if row is None or row.client_id != client.client_id:
+            return None
+        # Mark used atomically: of two concurrent redemptions only one wins.
+        claimed = db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=utcnow())
+        ).rowcount
+        if not claimed:
+            # RFC 6749 §4.1.2: a reused code SHOULD revoke the tokens it issued.
+            revoke_family(row.family_id, "code_reuse", client.client_id)
+            db.session.commit()
+            return None
+        if row.expires_at <= utcnow():
+            return None
+        return row
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Kept (used_at set) until `idp purge`, so that a replay is recognised.
+        pass
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Account | None:
+        account = authorization_code.account
+        return account if account is not None and account.is_active else None
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        row = db.session.scalar(
+            select(Token).where(Token.refresh_token_hash == tokens.sha256(refresh_token))
+        )
+        if row is None:
+            return None
+        if row.rotated_at is not None:
+            # A rotated refresh token came back: it leaked. Revoke the whole family.
+            revoke_family(row.family_id, "refresh_reuse", row.client_id)
+            db.session.commit()
+            return None
+        return row if row.is_refresh_token_active() else None
+
+    def authenticate_user(self, refresh_token: Token) -> Account | None:
+        account = refresh_token.account
+        return account if account is not None and account.is_active else None
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        refresh_token.rotated_at = utcnow()
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class OpenIDCodeExtension(OpenIDCode):
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # Nonce replay is the RP's check (OIDC Core 15.5.2); codes are single-use here.
+        return False
+
+    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+        stored, key = keystore().signing_key()
+        code: AuthorizationCode = request.authorization_code
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": current_app.config["ISSUER"],
+            "aud": request.client.client_id,
+            "iat": now,
+            "exp": now + current_app.config["ID_TOKEN_LIFETIME"],
+            "auth_time": code.auth_time,
+            "amr": list(code.amr),
+            "sid": code.sid,
+        }
+        if code.nonce:
+            payload["nonce"] = code.nonce
+        if code.acr:
+            payload["acr"] = code.acr
+        at_hash = create_half_hash(token["access_token"], stored.alg)
+        payload["at_hash"] = at_hash.decode()
+        section = (code.claims_request or {}).get("id_token")
+        payload.update(claims.user_claims(request.user, token["scope"], request.client, section))
+        header = {"alg": stored.alg, "kid": stored.kid, "typ": "JWT"}
+        return jwt.encode(header, payload, key, [stored.alg])
+
+
+class IdpUserInfoEndpoint(UserInfoEndpoint):
+    def get_issuer(self) -> str:
+        return current_app.config["ISSUER"]
+
+    def resolve_private_key(self):
+        return keystore().signing_key()[1]
+
+    def __call__(self, request):
+        token = self.resource_protector.acquire_token("openid")
+        user = token.get_user()
+        section = (token.claims_request or {}).get("userinfo")
+        body = claims.user_claims(user, token.scope, token.get_client(), section)
+        return 200, dict(body), [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+
+class TokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> Token | None:
+        row = db.session.scalar(
+            select(Token).where(Token.access_token_hash == tokens.sha256(token_string))
+        )
+        if row is None or (row.account is not None and not row.account.is_active):
+            return None
+        return row
+
+
+def _query_any_token(token_string: str, hint: str | None) -> Token | None:
+    digest = tokens.sha256(token_string)
+    order = ["refresh_token", "access_token"] if hint == "refresh_token" else [
+        "access_token",
+        "refresh_token",
+    ]
+    for kind in order:
+        column = Token.refresh_token_hash if kind == "refresh_token" else Token.access_token_hash
+        row = db.session.scalar(select(Token).where(column == digest))
+        if row is not None:
+            row.presented_as = kind
+            return row
+    return None
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return _query_any_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: Token, request: Any) -> None:
+        if token.presented_as == "refresh_token":
+            # RFC 7009 §2.1: revoking a refresh token invalidates its access tokens too.
+            revoke_family(token.family_id, "revoked_by_client", token.client_id)
+        else:
+            token.revoked_at = utcnow()
+        audit.record("token.revoked", account_id=token.account_id, client_id=token.client_id)
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return _query_any_token(token_string, token_type_hint)
+
+    def check_permission(self, token: Token, client: Client, request: Any) -> bool:
+        # A portal introspects the tokens issued to it, never another portal's.
+        return token.client_id == client.client_id
+
+    def create_introspection_payload(self, token: Token) -> dict[str, Any]:
+        if token.presented_as == "refresh_token":
+            if not token.is_refresh_token_active():
+                return {"active": False}
+            expires = token.refresh_expires_at
+        else:
+            if token.is_revoked() or token.is_expired():
+                return {"active": False}
+            expires = token.access_expires_at
+        return self.introspect_token(token) | {"exp": int(expires.timestamp())}
+
+    def introspect_token(self, token: Token) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "active": True,
+            "client_id": token.client_id,
+            "token_type": token.presented_as,
+            "scope": token.scope,
+            "iat": int(token.issued_at.timestamp()),
+            "iss": current_app.config["ISSUER"],
+            "aud": token.client_id,
+        }
+        if token.account is not None:
+            data["sub"] = claims.subject_for(token.account, token.get_client())
+            data["username"] = token.account.username or token.account.email
+        return data
+
+
+class Issuer(IssuerParameter):
+    def get_issuer(self) -> str:
+        return current_app.config["ISSUER"]
+
+
+def _make_token_generator(app: Flask) -> BearerTokenGenerator:
+    def expires_in(client: Client, grant_type: str) -> int:
+        return app.config["ACCESS_TOKEN_LIFETIME"]
+
+    return BearerTokenGenerator(
+        access_token_generator=lambda *a, **k: tokens.new_token(32),
+        refresh_token_generator=lambda *a, **k: tokens.new_token(32),
+        expires_generator=expires_in,
+    )
+
+
+def build_server(app: Flask) -> AuthorizationServer:
+    """Create this app's authorization server (never a module-level singleton)."""
+    server = AuthorizationServer()
+    server.init_app(app, query_client=query_client, save_token=save_token)
+    server.register_token_generator("default", _make_token_generator(app))
+    server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDCodeExtension()])
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    protector = ResourceProtector()
+    protector.register_token_validator(TokenValidator())
+    server.register_endpoint(IdpUserInfoEndpoint(resource_protector=protector))
+    server.register_extension(Issuer())
+    return server

@@ -1,0 +1,45 @@
+"""Audit events: every security-relevant action, never a secret."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from idp.extensions import db
+from idp.models import AuditEvent
+
+log = logging.getLogger("idp.audit")
+
+
+@dataclass(frozen=True)
+class Origin:
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def origin_of(request: Any) -> Origin:
+    """The origin of an HTTP request (views call this, services receive it)."""
+    return Origin(ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300])
+
+
+def record(
+    event: str,
+    *,
+    account_id: int | None = None,
+    client_id: str | None = None,
+    origin: Origin | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Add an audit event to the current transaction."""
+    entry = AuditEvent(
+        event=event,
+        account_id=account_id,
+        client_id=client_id,
+        ip=origin.ip if origin else None,
+        user_agent=origin.user_agent if origin else None,
+        details=details,
+    )
+    db.session.add(entry)
+    log.info("%s account=%s client=%s %s", event, account_id, client_id, details)
+    return entry

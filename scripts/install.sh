@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install everything idp needs into .venv and node_modules (idempotent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+if [ ! -f node_modules/@gouvfr/dsfr/dist/dsfr.min.css ]; then
+  # DSFR's preinstall script refuses a plain install; the lock file pins it.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
+if [ "${WITH_BROWSER:-0}" = "1" ] && [ ! -x /usr/bin/chromium ]; then
+  # Browser tests drive Debian's Chromium; never a downloaded browser.
+  if [ "$(id -u)" = "0" ]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
+  fi
+fi
