@@ -43,7 +43,7 @@ def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
     with app.app_context():
         upgrade()
         store = app.extensions["idp_keys"]
-        if not any(k.status == "active" for k in store.keys()):
+        if not any(k.status == "active" for k in store.all()):
             store.generate(app.config["KEY_ALG"])
         for slug, name in DEMO_PORTALS:
             client_id = f"demo-{slug}"
@@ -63,14 +63,20 @@ def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
             else:
                 secret = rotate_secret(client)
             known[client_id] = secret
-            portals.append({"slug": slug, "name": name, "client_id": client_id, "client_secret": secret})
+            portals.append(
+                {"slug": slug, "name": name, "client_id": client_id, "client_secret": secret}
+            )
         for email, password, given, family, born in DEMO_PEOPLE:
             if find_account(email) is None:
                 import datetime as dt
 
                 create_account(
-                    email=email, password=password, given_name=given, family_name=family,
-                    birthdate=dt.date.fromisoformat(born), active=True,
+                    email=email,
+                    password=password,
+                    given_name=given,
+                    family_name=family,
+                    birthdate=dt.date.fromisoformat(born),
+                    active=True,
                 )
         db.session.commit()
     secrets_file.write_text(json.dumps(known))

@@ -60,10 +60,12 @@ def keys_list() -> None:
     """List keys with their status; * marks the ones published in the JWKS."""
     store = current_app.extensions["idp_keys"]
     published = {k["kid"] for k in store.public_jwks()["keys"]}
-    for key in store.keys():
+    for key in store.all():
         mark = "*" if key.kid in published else " "
         retired = f" retired {key.retired_at:%Y-%m-%d %H:%M}" if key.retired_at else ""
-        click.echo(f"{mark} {key.kid} {key.alg} {key.status} created {key.created_at:%Y-%m-%d}{retired}")
+        click.echo(
+            f"{mark} {key.kid} {key.alg} {key.status} created {key.created_at:%Y-%m-%d}{retired}"
+        )
 
 
 # clients ------------------------------------------------------------------
@@ -87,12 +89,25 @@ def _client_or_fail(client_id: str):
 @click.option("--public", is_flag=True, help="Public client (no secret, PKCE S256).")
 @click.option("--consent/--no-consent", default=False)
 @click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default="public")
-@click.option("--grant", "grants", multiple=True, help="authorization_code, refresh_token, client_credentials")
+@click.option(
+    "--grant", "grants", multiple=True, help="authorization_code, refresh_token, client_credentials"
+)
 @click.option("--backchannel-logout-uri", default=None)
 @click.option("--client-id", default=None, help="Fixed client_id (default: random).")
 @click.option("--json", "as_json", is_flag=True, help="Print client_id and client_secret as JSON.")
-def clients_create(name, redirect_uris, post_logout, scope, public, consent, subject_type, grants,
-                   backchannel_logout_uri, client_id, as_json) -> None:
+def clients_create(
+    name,
+    redirect_uris,
+    post_logout,
+    scope,
+    public,
+    consent,
+    subject_type,
+    grants,
+    backchannel_logout_uri,
+    client_id,
+    as_json,
+) -> None:
     """Register a portal; its secret is printed once."""
     from idp.oidc.clients import InvalidClientMetadata
     from idp.oidc.clients import create_client
@@ -114,7 +129,11 @@ def clients_create(name, redirect_uris, post_logout, scope, public, consent, sub
         _fail(str(exc))
     db.session.commit()
     if as_json:
-        click.echo(json.dumps({"client_id": registered.client.client_id, "client_secret": registered.secret}))
+        click.echo(
+            json.dumps(
+                {"client_id": registered.client.client_id, "client_secret": registered.secret}
+            )
+        )
     else:
         click.echo(f"client_id: {registered.client.client_id}")
         if registered.secret:
@@ -151,8 +170,18 @@ def clients_show(client_id: str) -> None:
 @click.option("--grant", "grants", multiple=True)
 @click.option("--backchannel-logout-uri", default=None)
 @click.option("--disable/--enable", "disabled", default=None)
-def clients_update(client_id, name, redirect_uris, post_logout, scope, consent, subject_type, grants,
-                   backchannel_logout_uri, disabled) -> None:
+def clients_update(
+    client_id,
+    name,
+    redirect_uris,
+    post_logout,
+    scope,
+    consent,
+    subject_type,
+    grants,
+    backchannel_logout_uri,
+    disabled,
+) -> None:
     """Change a portal's registration (given options replace the stored values)."""
     from idp.oidc.clients import InvalidClientMetadata
     from idp.oidc.clients import update_client
@@ -170,7 +199,9 @@ def clients_update(client_id, name, redirect_uris, post_logout, scope, consent, 
     if backchannel_logout_uri is not None:
         changes["backchannel_logout_uri"] = backchannel_logout_uri
     try:
-        update_client(_client_or_fail(client_id), **{k: v for k, v in changes.items() if v is not None})
+        update_client(
+            _client_or_fail(client_id), **{k: v for k, v in changes.items() if v is not None}
+        )
     except InvalidClientMetadata as exc:
         _fail(str(exc))
     db.session.commit()
@@ -237,8 +268,13 @@ def users_create(email, password, username, given_name, family_name, birthdate, 
         _fail("Date de naissance invalide : format AAAA-MM-JJ attendu.")
     try:
         account = create_account(
-            email=email, password=password, username=username, given_name=given_name,
-            family_name=family_name, birthdate=born, active=active,
+            email=email,
+            password=password,
+            username=username,
+            given_name=given_name,
+            family_name=family_name,
+            birthdate=born,
+            active=active,
         )
     except InvalidAccountData as exc:
         _fail(str(exc))

@@ -1,13 +1,13 @@
 """Extensions, created unbound and bound in create_app()."""
 
 from flask_babel import Babel
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from idp.models import Base
 

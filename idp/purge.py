@@ -42,6 +42,8 @@ def purge(now: dt.datetime | None = None) -> dict[str, int]:
         )
     ).rowcount
     counts["backchannel"] = db.session.execute(
-        delete(BackchannelDelivery).where(BackchannelDelivery.created_at < now - dt.timedelta(days=7))
+        delete(BackchannelDelivery).where(
+            BackchannelDelivery.created_at < now - dt.timedelta(days=7)
+        )
     ).rowcount
     return counts

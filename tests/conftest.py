@@ -55,13 +55,41 @@ def make_config(tmp_path_factory, **extra) -> dict:
     }
 
 
+def dispose(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     app = create_app(make_config(tmp_path_factory))
     reset_database(app)
     with app.app_context():
         app.extensions["idp_keys"].generate("RS256")
-    return app
+    yield app
+    dispose(app)
+
+
+@pytest.fixture
+def make_app(app, tmp_path_factory):
+    """Another instance on the same database and keys, with settings changed."""
+    made = []
+
+    def build(**overrides):
+        config = make_config(
+            tmp_path_factory,
+            DATABASE_URL=app.config["DATABASE_URL"],
+            KEYS_DIR=app.config["KEYS_DIR"],
+            **overrides,
+        )
+        made.append(create_app(config))
+        return made[-1]
+
+    yield build
+    for other in made:
+        dispose(other)
 
 
 @pytest.fixture(autouse=True)

@@ -52,7 +52,9 @@ class Factories:
     def __init__(self, app):
         self.app = app
 
-    def account(self, email="marie.curie@example.fr", password=PASSWORD, active=True, **kw) -> Person:
+    def account(
+        self, email="marie.curie@example.fr", password=PASSWORD, active=True, **kw
+    ) -> Person:
         with self.app.app_context():
             kw.setdefault("given_name", "Marie")
             kw.setdefault("family_name", "CURIE")
@@ -68,7 +70,8 @@ class Factories:
         with self.app.app_context():
             registered = create_client(**kw)
             db.session.commit()
-            return Portal(registered.client.client_id, registered.secret, kw["redirect_uris"][0])
+            uris = kw["redirect_uris"] or [""]
+            return Portal(registered.client.client_id, registered.secret, uris[0])
 
 
 @dataclass

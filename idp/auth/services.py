@@ -25,7 +25,10 @@ def find_account(identifier: str) -> Account | None:
         return None
     return db.session.scalar(
         select(Account).where(
-            or_(Account.email == normalise_email(ident), func.lower(Account.username) == ident.lower())
+            or_(
+                Account.email == normalise_email(ident),
+                func.lower(Account.username) == ident.lower(),
+            )
         )
     )
 

@@ -71,7 +71,7 @@ def login() -> Any:
                 else _("Votre compte est suspendu. Contactez l'assistance du service.")
             )
         else:
-            _, secret = sso.open_session(account, ["pwd"], "eidas1", origin)
+            secret = sso.open_session(account, ["pwd"], "eidas1", origin)[1]
             db.session.commit()
             response = redirect(next_url or url_for("auth.home"))
             sso.set_cookie(response, secret)

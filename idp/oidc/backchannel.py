@@ -55,7 +55,9 @@ def queue_logout(session_row: BrowserSession) -> list[BackchannelDelivery]:
     rows = db.session.scalars(
         select(Client)
         .join(SessionClient, SessionClient.client_id == Client.client_id)
-        .where(SessionClient.session_id == session_row.id, Client.backchannel_logout_uri.is_not(None))
+        .where(
+            SessionClient.session_id == session_row.id, Client.backchannel_logout_uri.is_not(None)
+        )
     ).all()
     queued = []
     for client in rows:

@@ -18,13 +18,17 @@ DESCRIBED_SCOPES = ("openid", "profile", "email", "phone", "address")
 
 def _find(account: Account, client: Client) -> Consent | None:
     return db.session.scalar(
-        select(Consent).where(Consent.account_id == account.id, Consent.client_id == client.client_id)
+        select(Consent).where(
+            Consent.account_id == account.id, Consent.client_id == client.client_id
+        )
     )
 
 
 def covers(account: Account, client: Client, scope: str) -> bool:
     found = _find(account, client)
-    return found is not None and set(scope_to_list(scope) or []) <= set(scope_to_list(found.scope) or [])
+    return found is not None and set(scope_to_list(scope) or []) <= set(
+        scope_to_list(found.scope) or []
+    )
 
 
 def grant(account: Account, client: Client, scope: str) -> Consent:
@@ -32,7 +36,9 @@ def grant(account: Account, client: Client, scope: str) -> Consent:
     if found is None:
         found = Consent(account_id=account.id, client_id=client.client_id, scope="")
         db.session.add(found)
-    found.scope = list_to_scope(sorted(set(scope_to_list(found.scope) or []) | set(scope_to_list(scope) or [])))
+    found.scope = list_to_scope(
+        sorted(set(scope_to_list(found.scope) or []) | set(scope_to_list(scope) or []))
+    )
     found.granted_at = utcnow()
     return found
 

@@ -67,7 +67,7 @@ class KeyStore:
         self._jwks: dict[str, Any] = {"keys": []}
 
     # reading ---------------------------------------------------------------
-    def keys(self) -> list[StoredKey]:
+    def all(self) -> list[StoredKey]:
         try:
             mtime = self.directory.stat().st_mtime_ns
         except FileNotFoundError:
@@ -104,17 +104,17 @@ class KeyStore:
         return key.retired_at is not None and utcnow() - key.retired_at < self.retention
 
     def signing_key(self) -> tuple[StoredKey, RSAKey | ECKey]:
-        self.keys()
+        self.all()
         if self._signing is None:
             raise NoSigningKey("Aucune clé de signature active : lancez `idp keys generate`.")
         return self._signing
 
     def public_jwks(self) -> dict[str, Any]:
-        self.keys()
+        self.all()
         return self._jwks
 
     def verification_keyset(self) -> KeySet:
-        self.keys()
+        self.all()
         return KeySet([import_key(k.jwk) for k in self._keys if self._published(k)])
 
     # writing ---------------------------------------------------------------
@@ -137,7 +137,7 @@ class KeyStore:
 
     def generate(self, alg: str) -> StoredKey:
         """Create the active key if there is none, else the next key."""
-        keys = self.keys()
+        keys = self.all()
         if not any(k.status == "active" for k in keys):
             key = _new_key(alg, "active")
         elif not any(k.status == "next" for k in keys):
@@ -149,7 +149,7 @@ class KeyStore:
 
     def rotate(self, alg: str) -> StoredKey:
         """Retire the active key, promote the next one (or a new one), prepare a new next."""
-        keys = list(self.keys())
+        keys = list(self.all())
         nxt = [k for k in keys if k.status == "next"]
         for key in keys:
             if key.status == "active":
@@ -168,7 +168,7 @@ class KeyStore:
     def prune(self) -> list[str]:
         """Delete the private files of keys retired longer than the retention period."""
         removed = []
-        for key in self.keys():
+        for key in self.all():
             if key.status == "retired" and not self._published(key):
                 (self.directory / f"{key.kid}.json").unlink(missing_ok=True)
                 removed.append(key.kid)

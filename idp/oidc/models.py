@@ -53,7 +53,7 @@ class Client(Base, ClientMixin):
 
     @property
     def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"
+        return self.token_endpoint_auth_method == "none"  # noqa: S105
 
     @property
     def client_metadata(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -22,10 +23,9 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import UserInfoEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
-from joserfc import jwt
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask import Flask
 from flask import current_app
+from joserfc import jwt
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -84,17 +84,17 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         claims_request=parent.claims_request if parent else None,
         issued_at=now,
         access_expires_at=now + dt.timedelta(seconds=token["expires_in"]),
-        refresh_expires_at=now
-        + dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_LIFETIME"])
+        refresh_expires_at=now + dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_LIFETIME"])
         if token.get("refresh_token")
         else None,
     )
     db.session.add(row)
     if row.sid:
         session_row = db.session.scalar(select(BrowserSession).where(BrowserSession.sid == row.sid))
-        if session_row is not None and db.session.get(
-            SessionClient, (session_row.id, row.client_id)
-        ) is None:
+        if (
+            session_row is not None
+            and db.session.get(SessionClient, (session_row.id, row.client_id)) is None
+        ):
             db.session.add(SessionClient(session_id=session_row.id, client_id=row.client_id))
     audit.record(
         "token.issued",
@@ -244,7 +244,11 @@ class IdpUserInfoEndpoint(UserInfoEndpoint):
         user = token.get_user()
         section = (token.claims_request or {}).get("userinfo")
         body = claims.user_claims(user, token.scope, token.get_client(), section)
-        return 200, dict(body), [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        return (
+            200,
+            dict(body),
+            [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
+        )
 
 
 class TokenValidator(BearerTokenValidator):
@@ -259,10 +263,14 @@ class TokenValidator(BearerTokenValidator):
 
 def _query_any_token(token_string: str, hint: str | None) -> Token | None:
     digest = tokens.sha256(token_string)
-    order = ["refresh_token", "access_token"] if hint == "refresh_token" else [
-        "access_token",
-        "refresh_token",
-    ]
+    order = (
+        ["refresh_token", "access_token"]
+        if hint == "refresh_token"
+        else [
+            "access_token",
+            "refresh_token",
+        ]
+    )
     for kind in order:
         column = Token.refresh_token_hash if kind == "refresh_token" else Token.access_token_hash
         row = db.session.scalar(select(Token).where(column == digest))

@@ -65,7 +65,9 @@ def _authorization_error(error: OAuth2Error, state: str | None = None) -> Any:
     if error.redirect_uri:
         error.state = state if state is not None else error.state
         _, _, headers = error()
-        location = add_params_to_uri(dict(headers)["Location"], [("iss", current_app.config["ISSUER"])])
+        location = add_params_to_uri(
+            dict(headers)["Location"], [("iss", current_app.config["ISSUER"])]
+        )
         return redirect(location)
     return render_template("oidc/error.html", error=error), 400
 
@@ -110,7 +112,9 @@ def _parse_claims_request(raw: str | None, redirect_uri: str) -> dict[str, Any] 
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
             raise ValueError
     except ValueError:
-        raise InvalidRequestError("Invalid 'claims' parameter.", redirect_uri=redirect_uri) from None
+        raise InvalidRequestError(
+            "Invalid 'claims' parameter.", redirect_uri=redirect_uri
+        ) from None
     return {k: v for k, v in value.items() if k in {"id_token", "userinfo"}}
 
 
@@ -135,7 +139,9 @@ def _validate(current):
     if "request_uri" in data:
         raise RequestURINotSupportedError(redirect_uri=redirect_uri)
     if data.get("response_mode", "query") != "query":
-        raise InvalidRequestError("Only response_mode=query is supported.", redirect_uri=redirect_uri)
+        raise InvalidRequestError(
+            "Only response_mode=query is supported.", redirect_uri=redirect_uri
+        )
     grant.request.claims_request = _parse_claims_request(data.get("claims"), redirect_uri)
     return grant, redirect_uri
 
