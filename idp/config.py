@@ -39,6 +39,8 @@ class Defaults:
     ID_TOKEN_LIFETIME = 600
     REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600
     SESSION_LIFETIME = 12 * 3600
+    # Access tokens: "opaque" (random, 43 characters) or "jwt" (RFC 9068); both stored hashed.
+    ACCESS_TOKEN_FORMAT = "opaque"
     # argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).
     ARGON2_MEMORY_KIB = 19 * 1024
     ARGON2_TIME_COST = 2
@@ -97,6 +99,8 @@ def validate_config(config: dict[str, Any]) -> None:
         raise ConfigError("IDP_SECRET_KEY doit contenir au moins 32 caractères.")
     if config["KEY_ALG"] not in {"RS256", "ES256"}:
         raise ConfigError("IDP_KEY_ALG doit valoir RS256 ou ES256.")
+    if config["ACCESS_TOKEN_FORMAT"] not in {"opaque", "jwt"}:
+        raise ConfigError("IDP_ACCESS_TOKEN_FORMAT doit valoir opaque ou jwt.")
     if config["CODE_LIFETIME"] > 60:
         raise ConfigError("IDP_CODE_LIFETIME ne peut pas dépasser 60 secondes.")
     if config["ENV"] == "production" and not config["ISSUER"].startswith("https://"):

@@ -337,13 +337,34 @@ class Issuer(IssuerParameter):
         return current_app.config["ISSUER"]
 
 
+def jwt_access_token(client: Client, grant_type: str, user: Account | None, scope: str) -> str:
+    """An RFC 9068 access token; still stored hashed, so revocation holds the same way."""
+    stored, key = keystore().signing_key()
+    now = int(time.time())
+    payload = {
+        "iss": current_app.config["ISSUER"],
+        "aud": current_app.config["ISSUER"],
+        "sub": claims.subject_for(user, client) if user else client.client_id,
+        "client_id": client.client_id,
+        "iat": now,
+        "exp": now + current_app.config["ACCESS_TOKEN_LIFETIME"],
+        "jti": tokens.new_token(16),
+        "scope": scope,
+    }
+    return jwt.encode({"alg": stored.alg, "kid": stored.kid, "typ": "at+jwt"}, payload, key)
+
+
 def _make_token_generator(app: Flask) -> BearerTokenGenerator:
     def expires_in(client: Client, grant_type: str) -> int:
         return app.config["ACCESS_TOKEN_LIFETIME"]
 
+    def opaque(*args: Any, **kwargs: Any) -> str:
+        return tokens.new_token(32)
+
+    jwt_format = app.config["ACCESS_TOKEN_FORMAT"] == "jwt"
     return BearerTokenGenerator(
-        access_token_generator=lambda *a, **k: tokens.new_token(32),
-        refresh_token_generator=lambda *a, **k: tokens.new_token(32),
+        access_token_generator=jwt_access_token if jwt_format else opaque,
+        refresh_token_generator=opaque,
         expires_generator=expires_in,
     )
 
