@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-if [ ! -f node_modules/@gouvfr/dsfr/dist/dsfr.min.css ]; then
+if [ ! -f node_modules/@gouvfr/dsfr/dist/dsfr.min.css ] || [ ! -f node_modules/zxcvbn/dist/zxcvbn.js ]; then
   # DSFR's preinstall script refuses a plain install; the lock file pins it.
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
