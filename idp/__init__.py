@@ -16,6 +16,7 @@ from idp.config import load_config
 from idp.config import validate_config
 
 DSFR_DIST = ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
+ZXCVBN_DIST = ROOT / "node_modules" / "zxcvbn" / "dist"
 LOCALES = ("fr", "en")
 
 
@@ -57,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
 
     from idp import errors_views
+    from idp import notify
     from idp.cli import register_cli
     from idp.extensions import babel
     from idp.extensions import csrf
@@ -80,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(oidc_bp)
     errors_views.init_app(app)
+    notify.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     register_cli(app)
 
@@ -87,6 +90,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def dsfr_static(filename: str):
         """DSFR assets from the npm package, served by idp itself (no CDN)."""
         return send_from_directory(DSFR_DIST, filename, max_age=86400)
+
+    @app.get("/static/vendor/zxcvbn.js")
+    def zxcvbn_static():
+        """The password strength estimator (same algorithm as the server's)."""
+        return send_from_directory(ZXCVBN_DIST, "zxcvbn.js", max_age=86400)
 
     @app.after_request
     def security_headers(response):

@@ -29,6 +29,19 @@ class Defaults:
     SMTP_HOST = "127.0.0.1"
     SMTP_PORT = 1025
     MAIL_FROM = "idp <ne-pas-repondre@idp.localhost>"
+    # SMTP login and STARTTLS (empty username: no authentication).
+    SMTP_USERNAME = ""
+    SMTP_PASSWORD = ""
+    SMTP_STARTTLS = False
+    # Seconds before an SMTP connection attempt gives up.
+    SMTP_TIMEOUT = 10
+    # SMS provider: "dev" writes each SMS as a mail to sms+<number>@sms.localhost
+    # on the SMTP server (the demo catcher shows it); refused in production.
+    SMS_BACKEND = "dev"
+    # Send notifications from a background thread after the commit (tests turn it off).
+    NOTIFY_ASYNC = True
+    # Attempts before an outbox message is given up (with exponential backoff).
+    OUTBOX_MAX_ATTEMPTS = 8
     # Redis URL for rate limits and shared state; empty means database/memory.
     REDIS_URL = ""
     # "production" refuses to start without an https issuer, keys and a secret.
@@ -103,5 +116,7 @@ def validate_config(config: dict[str, Any]) -> None:
         raise ConfigError("IDP_ACCESS_TOKEN_FORMAT doit valoir opaque ou jwt.")
     if config["CODE_LIFETIME"] > 60:
         raise ConfigError("IDP_CODE_LIFETIME ne peut pas dépasser 60 secondes.")
+    if config["ENV"] == "production" and config["SMS_BACKEND"] == "dev":
+        raise ConfigError("En production, IDP_SMS_BACKEND ne peut pas valoir dev.")
     if config["ENV"] == "production" and not config["ISSUER"].startswith("https://"):
         raise ConfigError("En production, IDP_ISSUER doit être une URL https.")
