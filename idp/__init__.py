@@ -77,10 +77,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["idp_oauth"] = build_server(app)
 
     from idp.auth import bp as auth_bp
+    from idp.enrolment import bp as enrolment_bp
     from idp.oidc import bp as oidc_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(oidc_bp)
+    app.register_blueprint(enrolment_bp)
     errors_views.init_app(app)
     notify.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -94,6 +94,7 @@ def _client_or_fail(client_id: str):
 )
 @click.option("--backchannel-logout-uri", default=None)
 @click.option("--client-id", default=None, help="Fixed client_id (default: random).")
+@click.option("--journey", default=None, help="Sign-up journey (citoyen, ars-interne…).")
 @click.option("--json", "as_json", is_flag=True, help="Print client_id and client_secret as JSON.")
 def clients_create(
     name,
@@ -106,6 +107,7 @@ def clients_create(
     grants,
     backchannel_logout_uri,
     client_id,
+    journey,
     as_json,
 ) -> None:
     """Register a portal; its secret is printed once."""
@@ -124,6 +126,7 @@ def clients_create(
             grants=list(grants) or None,
             backchannel_logout_uri=backchannel_logout_uri,
             client_id=client_id,
+            journey=journey,
         )
     except InvalidClientMetadata as exc:
         _fail(str(exc))
@@ -169,6 +172,7 @@ def clients_show(client_id: str) -> None:
 @click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default=None)
 @click.option("--grant", "grants", multiple=True)
 @click.option("--backchannel-logout-uri", default=None)
+@click.option("--journey", default=None, help='Sign-up journey; "" removes it.')
 @click.option("--disable/--enable", "disabled", default=None)
 def clients_update(
     client_id,
@@ -180,6 +184,7 @@ def clients_update(
     subject_type,
     grants,
     backchannel_logout_uri,
+    journey,
     disabled,
 ) -> None:
     """Change a portal's registration (given options replace the stored values)."""
@@ -198,6 +203,8 @@ def clients_update(
     }
     if backchannel_logout_uri is not None:
         changes["backchannel_logout_uri"] = backchannel_logout_uri
+    if journey is not None:
+        changes["journey"] = journey
     try:
         update_client(
             _client_or_fail(client_id), **{k: v for k, v in changes.items() if v is not None}
@@ -310,10 +317,12 @@ def users_disable(identifier: str, reason: str) -> None:
 @click.command("purge")
 @with_appcontext
 def purge_command() -> None:
-    """Delete expired codes, tokens, sessions and old deliveries."""
+    """Delete expired codes, tokens, sessions, never-activated accounts (21 days)."""
     from idp.purge import purge
 
-    counts = purge()
+    from idp.enrolment.services import purge_pending
+
+    counts = purge() | purge_pending()
     db.session.commit()
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 

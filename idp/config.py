@@ -63,6 +63,8 @@ class Defaults:
     # Back-channel logout: seconds before a POST to a portal gives up, and attempts.
     BACKCHANNEL_TIMEOUT = 5
     BACKCHANNEL_MAX_ATTEMPTS = 5
+    # Sign-up journey for portals that name none (prompt=create, "Créer un compte").
+    DEFAULT_JOURNEY = "citoyen"
     # Language when the browser asks for none we have.
     DEFAULT_LOCALE = "fr"
 

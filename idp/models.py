@@ -79,6 +79,16 @@ class Account(Base):
     gender: Mapped[str | None] = mapped_column(String(16))
     phone: Mapped[str | None] = mapped_column(String(32))
     phone_verified_at: Mapped[dt.datetime | None]
+    landline: Mapped[str | None] = mapped_column(String(32))
+    # Citoyen / entreprise / association (portail citoyen), or None.
+    profile_kind: Mapped[str | None] = mapped_column(String(16))
+    # Set when an operator must review the sign-up (ARS "INE 0000"): pending/accepted/rejected.
+    review_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The helpdesk checks the answer by phone; it is stored hashed (normalised first).
+    secret_question: Mapped[str | None] = mapped_column(String(200))
+    secret_answer_hash: Mapped[str | None] = mapped_column(String(255))
+    # The journey the account was created with (its password policy applies).
+    journey: Mapped[str | None] = mapped_column(String(64))
     street_address: Mapped[str | None] = mapped_column(String(300))
     postal_code: Mapped[str | None] = mapped_column(String(10))
     locality: Mapped[str | None] = mapped_column(String(150))

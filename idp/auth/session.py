@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from idp.extensions import db
 from idp.models import Account
 from idp.models import utcnow
+from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import BrowserSession
 from idp.oidc.models import Token
 from idp.security import audit
@@ -81,6 +82,12 @@ def end_session(session_row: BrowserSession, origin: audit.Origin, reason: str) 
     from idp.oidc import backchannel
 
     session_row.ended_at = utcnow()
+    # Codes issued in this session but not yet redeemed die with it.
+    db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.sid == session_row.sid, AuthorizationCode.used_at.is_(None))
+        .values(expires_at=utcnow())
+    )
     db.session.execute(
         update(Token)
         .where(Token.sid == session_row.sid, Token.revoked_at.is_(None))

@@ -77,7 +77,12 @@ def login() -> Any:
             sso.set_cookie(response, secret)
             return response
         db.session.commit()
-    return render_template("auth/login.html", form=form, error=error, portal=_portal_of(next_url))
+    portal = _portal_of(next_url)
+    journey = (portal.journey if portal else None) or current_app.config["DEFAULT_JOURNEY"]
+    signup_url = url_for("enrolment.start", journey=journey, next=next_url)
+    return render_template(
+        "auth/login.html", form=form, error=error, portal=portal, signup_url=signup_url
+    )
 
 
 @bp.get("/")

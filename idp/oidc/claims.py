@@ -31,9 +31,11 @@ SUPPORTED_CLAIMS += [c for names in SCOPE_CLAIMS.values() for c in names]
 
 
 def sector_of(client: Client) -> str:
-    """Pairwise sector: the host of the redirect URIs (OIDC Core 8.1)."""
-    hosts = {urlsplit(uri).hostname or "" for uri in client.redirect_uris}
-    return sorted(hosts)[0] if hosts else client.client_id
+    """Pairwise sector (OIDC Core 8.1): stored at registration, else the first host."""
+    if client.sector_identifier:
+        return client.sector_identifier
+    hosts = [urlsplit(uri).hostname for uri in client.redirect_uris if urlsplit(uri).hostname]
+    return hosts[0] if hosts else client.client_id
 
 
 def subject_for(account: Account, client: Client | None) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.oidc.claims import SCOPE_CLAIMS
+from idp.oidc.claims import sector_of
 from idp.oidc.models import Client
 from idp.security import audit
 from idp.security import tokens
@@ -51,6 +52,14 @@ def _check_grants(grants: list[str], public: bool) -> list[str]:
     return list(dict.fromkeys(grants))
 
 
+def _check_journey(name: str | None) -> str | None:
+    from idp.enrolment.engine import JOURNEYS
+
+    if name and name not in JOURNEYS:
+        raise InvalidClientMetadata(f"Parcours inconnu : {name} (connus : {', '.join(sorted(JOURNEYS))})")
+    return name or None
+
+
 @dataclass
 class Registered:
     client: Client
@@ -69,6 +78,7 @@ def create_client(
     grants: list[str] | None = None,
     backchannel_logout_uri: str | None = None,
     client_id: str | None = None,
+    journey: str | None = None,
 ) -> Registered:
     """Register a portal; the secret is returned once and stored as a keyed hash."""
     grants = _check_grants(grants or ["authorization_code", "refresh_token"], public)
@@ -92,7 +102,9 @@ def create_client(
         backchannel_logout_uri=check_uri(backchannel_logout_uri)
         if backchannel_logout_uri
         else None,
+        journey=_check_journey(journey),
     )
+    client.sector_identifier = sector_of(client)
     secret = None if public else tokens.new_token(32)
     if secret:
         client.set_secret(secret)
@@ -122,6 +134,8 @@ def update_client(client: Client, **changes) -> Client:
     if "backchannel_logout_uri" in changes:
         uri = changes["backchannel_logout_uri"]
         client.backchannel_logout_uri = check_uri(uri) if uri else None
+    if "journey" in changes:
+        client.journey = _check_journey(changes["journey"])
     if (disabled := changes.get("disabled")) is not None:
         client.disabled = disabled
     audit.record("client.updated", client_id=client.client_id, fields=sorted(changes))
@@ -154,5 +168,6 @@ def describe(client: Client) -> dict:
         "subject_type": client.subject_type,
         "require_consent": client.require_consent,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "journey": client.journey,
         "disabled": client.disabled,
     }

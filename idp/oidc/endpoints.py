@@ -66,7 +66,7 @@ def metadata() -> dict[str, Any]:
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "prompt_values_supported": ["none", "login", "consent"],
+        "prompt_values_supported": ["none", "login", "consent", "create"],
         "display_values_supported": ["page"],
         "ui_locales_supported": ["fr-FR", "en"],
         "acr_values_supported": ["eidas1"],

@@ -45,6 +45,9 @@ class Client(Base, ClientMixin):
         String(32), default="client_secret_basic"
     )
     subject_type: Mapped[str] = mapped_column(String(16), default="public")
+    # Pairwise subjects are computed for this sector (OIDC Core 8.1), fixed at
+    # registration so that adding a redirect URI never changes a person's `sub`.
+    sector_identifier: Mapped[str | None] = mapped_column(String(255))
     require_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
     journey: Mapped[str | None] = mapped_column(String(64))

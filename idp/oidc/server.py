@@ -256,7 +256,8 @@ class TokenValidator(BearerTokenValidator):
         row = db.session.scalar(
             select(Token).where(Token.access_token_hash == tokens.sha256(token_string))
         )
-        if row is None or (row.account is not None and not row.account.is_active):
+        # UserInfo is about a person: a client_credentials token has none.
+        if row is None or row.account is None or not row.account.is_active:
             return None
         return row
 
@@ -305,7 +306,10 @@ class Introspection(IntrospectionEndpoint):
         # A portal introspects the tokens issued to it, never another portal's.
         return token.client_id == client.client_id
 
-    def create_introspection_payload(self, token: Token) -> dict[str, Any]:
+    def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
+        if token is None:
+            # Unknown, or another portal's: the same answer (RFC 7662 §2.2).
+            return {"active": False}
         if token.presented_as == "refresh_token":
             if not token.is_refresh_token_active():
                 return {"active": False}
@@ -383,4 +387,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     protector.register_token_validator(TokenValidator())
     server.register_endpoint(IdpUserInfoEndpoint(resource_protector=protector))
     server.register_extension(Issuer())
+    from idp.oidc.endpoints import EndSession
+
+    server.register_endpoint(EndSession)
     return server

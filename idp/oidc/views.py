@@ -88,6 +88,10 @@ def _send_to_login(force: bool) -> Any:
         # in the signed Flask session, so the return trip is recognised exactly once.
         marker = tokens.new_token(12)
         session.setdefault("login_markers", {})[marker] = time.time()
+        # Keep the browser's session cookie small: only the few latest markers.
+        markers = session["login_markers"]
+        for stale in sorted(markers, key=markers.get)[:-5]:
+            markers.pop(stale)
         session.modified = True
         extra[LOGIN_MARKER] = marker
     params = {"next": _authorize_url(extra)}
@@ -96,12 +100,23 @@ def _send_to_login(force: bool) -> Any:
     return redirect(url_for("auth.login") + "?" + urlencode(params))
 
 
+def _send_to_signup(client) -> Any:
+    params = {k: v for k, v in _interaction_params().items() if k != "prompt"}
+    prompts = [p for p in (request.values.get("prompt") or "").split() if p != "create"]
+    if prompts:
+        params["prompt"] = " ".join(prompts)
+    back = url_for("oidc.authorize") + "?" + urlencode(params)
+    journey = client.journey or current_app.config["DEFAULT_JOURNEY"]
+    return redirect(url_for("enrolment.start", journey=journey, next=back))
+
+
 def _fresh_login(current) -> bool:
     marker = request.values.get(LOGIN_MARKER)
     asked_at = session.get("login_markers", {}).get(marker) if marker else None
     if asked_at is None or current is None:
         return False
-    return current.auth_time.timestamp() >= int(asked_at)
+    # A login made before we asked (even in the same second) does not count.
+    return current.auth_time.timestamp() > float(asked_at)
 
 
 def _parse_claims_request(raw: str | None, redirect_uri: str) -> dict[str, Any] | None:
@@ -160,6 +175,10 @@ def authorize() -> Any:
             max_age = int(data["max_age"]) if data.get("max_age") else None
         except ValueError:
             raise InvalidRequestError("Invalid 'max_age'.", redirect_uri=redirect_uri) from None
+        if "create" in prompts:
+            # OpenID Connect "Initiating User Registration": open the portal's journey,
+            # then come back here (without prompt=create) to issue the code.
+            return _send_to_signup(grant.request.client)
         fresh = _fresh_login(current)
         too_old = (
             current is not None
@@ -254,6 +273,10 @@ def token() -> Response:
 @csrf.exempt
 def userinfo() -> Response:
     """UserInfo endpoint (OIDC Core 5.3), bearer token in header or form."""
+    form_token = request.form.get("access_token") if request.method == "POST" else None
+    if form_token and "Authorization" not in request.headers:
+        # RFC 6750 §2.2 (form body); Authlib reads the header only (EnvironHeaders is live).
+        request.environ["HTTP_AUTHORIZATION"] = f"Bearer {form_token}"
     return server().create_endpoint_response("userinfo")
 
 

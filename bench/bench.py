@@ -1,0 +1,942 @@
+"""Throughput, latency, CPU and memory of idp served by gunicorn, measured over loopback.
+
+    python bench/bench.py [--db sqlite|postgresql|both] [--duration 10] [--concurrency 8]
+                          [--workers 2] [--scale] [--json results.json]
+
+For each database: a fresh database (SQLite file in a temporary directory, or the
+PostgreSQL database of IDP_BENCH_PG_URL, created if missing and emptied), the
+Alembic migrations, a signing key, a confidential client and an account hashed with
+the production argon2id cost; then `gunicorn -w 2 wsgi:app` on 127.0.0.1 and a
+bounded load from this process (threads, one requests.Session each):
+
+  a) refresh_token grants (each thread rotates its own refresh token chain)
+  b) client_credentials grants
+  c) complete password logins (authorize → login page → POST → authorize → token)
+  d) the server's CPU seconds per login against one argon2id verify alone
+  e) the server's memory (RSS of gunicorn master + workers) at the end
+  f) --scale: 1,000,000 accounts and 5,000,000 tokens, latency against the baseline
+     of 1,000 accounts and 5,000 tokens
+
+See bench/README.md. Only 127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/idp_bench"
+EMAIL = "bench.user@example.fr"
+PASSWORD = "Bench-Mot-de-passe-2026"  # noqa: S105 - a throwaway account in a throwaway database
+REDIRECT_URI = f"http://{HOST}:9/callback"  # never contacted: the bench only reads Location
+SCOPE = "openid profile email"
+HTTP_TIMEOUT = 10
+#: Upper bound on operations per thread and phase, whatever the duration.
+MAX_OPS_PER_THREAD = 200_000
+BASELINE_ACCOUNTS = 1_000
+BASELINE_TOKENS = 5_000
+SCALE_ACCOUNTS = 1_000_000
+SCALE_TOKENS = 5_000_000
+#: What the figures are compared with (see bench/README.md).
+TARGETS = {
+    "refresh_per_s": 800,
+    "client_credentials_per_s": 2000,
+    "p99_ms": 30,
+    "login_cpu_pct": 115,
+    "rss_mb": 200,
+    "scale_ratio": 1.2,
+}
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*\svalue="([^"]+)"')
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------
+# database
+# ---------------------------------------------------------------------------
+def _pg_conninfo(url: str, database: str | None = None) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def prepare_database(kind: str, workdir: Path) -> str:
+    """A fresh, empty database; return its SQLAlchemy URL."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'idp.sqlite3'}"
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    url = os.environ.get("IDP_BENCH_PG_URL", DEFAULT_PG_URL)
+    name = make_url(url).database
+    if not name:
+        raise SystemExit("IDP_BENCH_PG_URL must name a database")
+    host = make_url(url).host or ""
+    if host not in {"127.0.0.1", "localhost", "::1", ""}:
+        raise SystemExit(f"the bench only talks to loopback, not {host}")
+    with psycopg.connect(_pg_conninfo(url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(_pg_conninfo(url), autocommit=True) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        ]
+        for table in tables:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(table)))
+    return url
+
+
+@dataclass
+class Setup:
+    url: str
+    keys_dir: str
+    secret_key: str
+    client_id: str
+    client_secret: str
+    password_hash: str
+
+
+def _argon2_settings() -> dict[str, int]:
+    from idp.config import Defaults
+
+    return {
+        "ARGON2_MEMORY_KIB": Defaults.ARGON2_MEMORY_KIB,
+        "ARGON2_TIME_COST": Defaults.ARGON2_TIME_COST,
+        "ARGON2_PARALLELISM": Defaults.ARGON2_PARALLELISM,
+    }
+
+
+def create_fixtures(url: str, workdir: Path) -> Setup:
+    """Migrations, a key, the confidential client and the account (production argon2)."""
+    from flask_migrate import upgrade
+
+    from idp import create_app
+    from idp.accounts import create_account
+    from idp.extensions import db
+    from idp.oidc.clients import create_client
+
+    keys_dir = workdir / "keys"
+    keys_dir.mkdir()
+    secret_key = secrets.token_urlsafe(48)
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "KEYS_DIR": str(keys_dir),
+            "SECRET_KEY": secret_key,
+            "ISSUER": f"http://{HOST}",
+            **_argon2_settings(),
+        }
+    )
+    with app.app_context():
+        upgrade()
+        app.extensions["idp_keys"].generate("RS256")
+        registered = create_client(
+            name="bench",
+            client_id="bench-portal",
+            redirect_uris=[REDIRECT_URI],
+            scope=SCOPE,
+            grants=["authorization_code", "refresh_token", "client_credentials"],
+        )
+        account = create_account(
+            email=EMAIL,
+            password=PASSWORD,
+            given_name="Bench",
+            family_name="MARK",
+            active=True,
+        )
+        db.session.commit()
+        setup = Setup(
+            url=url,
+            keys_dir=str(keys_dir),
+            secret_key=secret_key,
+            client_id=registered.client.client_id,
+            client_secret=registered.secret or "",
+            password_hash=account.password_hash or "",
+        )
+        db.session.remove()
+        db.engine.dispose()
+    return setup
+
+
+# bulk seeding (dummy hashes, no argon2) ------------------------------------
+ACCOUNT_COLUMNS = (
+    "sub",
+    "status",
+    "email",
+    "email_verified_at",
+    "username",
+    "password_hash",
+    "password_set_at",
+    "given_name",
+    "family_name",
+    "created_at",
+    "updated_at",
+)
+TOKEN_COLUMNS = (
+    "client_id",
+    "account_id",
+    "access_token_hash",
+    "refresh_token_hash",
+    "scope",
+    "family_id",
+    "sid",
+    "auth_time",
+    "acr",
+    "amr",
+    "issued_at",
+    "access_expires_at",
+    "refresh_expires_at",
+    "revoked_at",
+    "rotated_at",
+)
+DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$" + "A" * 43
+CHUNK = 50_000
+
+
+def _account_rows(start: int, stop: int, stamp: str):
+    for i in range(start, stop):
+        yield (
+            f"00000000-0000-4000-8000-{i:012d}",
+            "active",
+            f"user{i:07d}@bench.example",
+            stamp,
+            f"user{i:07d}" if i % 2 else None,
+            DUMMY_HASH,
+            stamp,
+            "Prénom",
+            f"NOM{i}",
+            stamp,
+            stamp,
+        )
+
+
+def _token_rows(start: int, stop: int, client_id: str, accounts: int, stamps: dict[str, str]):
+    sha = hashlib.sha256
+    for i in range(start, stop):
+        # Most rows are what a live system accumulates: rotated refresh chains.
+        live = i % 3 == 0
+        yield (
+            client_id,
+            (i * 7919) % accounts + 1,
+            sha(b"at%d" % i).hexdigest(),
+            sha(b"rt%d" % i).hexdigest(),
+            SCOPE,
+            f"fam{i // 3:09d}",
+            f"sid{i // 6:09d}",
+            1_700_000_000 + i,
+            "eidas1",
+            '["pwd"]',
+            stamps["past"],
+            stamps["past"] if not live else stamps["soon"],
+            stamps["later"],
+            None,
+            None if live else stamps["past"],
+        )
+
+
+def _stamps() -> dict[str, str]:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    return {
+        "now": now.strftime(fmt),
+        "past": (now - dt.timedelta(hours=1)).strftime(fmt),
+        "soon": (now + dt.timedelta(minutes=10)).strftime(fmt),
+        "later": (now + dt.timedelta(days=30)).strftime(fmt),
+    }
+
+
+def _chunks(rows, size: int = CHUNK):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+
+def _seed_sqlite(path: str, accounts: range, tokens: range, client_id: str, total: int) -> None:
+    import sqlite3
+
+    stamps = _stamps()
+    conn = sqlite3.connect(path, timeout=60)
+    try:
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-262144")  # 256 MiB for this connection only
+        with conn:
+            for chunk in _chunks(_account_rows(accounts.start, accounts.stop, stamps["now"])):
+                conn.executemany(_insert_sql("account", ACCOUNT_COLUMNS), chunk)
+        rows = _token_rows(tokens.start, tokens.stop, client_id, total, stamps)
+        for chunk in _chunks(rows):
+            with conn:
+                conn.executemany(_insert_sql("oauth_token", TOKEN_COLUMNS), chunk)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _seed_postgresql(url: str, accounts: range, tokens: range, client_id: str, total: int) -> None:
+    import psycopg
+
+    stamps = {k: v + "+00" for k, v in _stamps().items()}
+    with psycopg.connect(_pg_conninfo(url)) as conn:
+        with conn.cursor() as cur:
+            for table, columns, rows in (
+                (
+                    "account",
+                    ACCOUNT_COLUMNS,
+                    _account_rows(accounts.start, accounts.stop, stamps["now"]),
+                ),
+                (
+                    "oauth_token",
+                    TOKEN_COLUMNS,
+                    _token_rows(tokens.start, tokens.stop, client_id, total, stamps),
+                ),
+            ):
+                statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+                with cur.copy(statement) as copy:
+                    for chunk in _chunks(rows):
+                        lines = ["\t".join(map(_copy_text, row)) for row in chunk]
+                        copy.write("\n".join(lines) + "\n")
+                conn.commit()
+        conn.autocommit = True
+        conn.execute("ANALYZE")  # what autovacuum would soon do on a live database
+
+
+def bulk_seed(setup: Setup, accounts: range, tokens: range) -> float:
+    """Insert dummy accounts and tokens; return the seconds it took."""
+    started = time.perf_counter()
+    total_accounts = accounts.stop
+    if setup.url.startswith("sqlite"):
+        path = setup.url.removeprefix("sqlite:///")
+        _seed_sqlite(path, accounts, tokens, setup.client_id, total_accounts)
+    else:
+        _seed_postgresql(setup.url, accounts, tokens, setup.client_id, total_accounts)
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------
+# server
+# ---------------------------------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving wsgi:app on 127.0.0.1, and its processes' CPU and memory."""
+
+    def __init__(self, setup: Setup, workers: int, workdir: Path, token_format: str | None):
+        self.port = free_port()
+        self.base = f"http://{HOST}:{self.port}"
+        self.workers = workers
+        self.log_path = workdir / "gunicorn.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
+            "IDP_DATABASE_URL": setup.url,
+            "IDP_KEYS_DIR": setup.keys_dir,
+            "IDP_SECRET_KEY": setup.secret_key,
+            "IDP_ISSUER": self.base,
+            "IDP_LOGIN_RATE_LIMIT": "100000000 per minute",
+            **({"IDP_ACCESS_TOKEN_FORMAT": token_format} if token_format else {}),
+            **{f"IDP_{k}": str(v) for k, v in _argon2_settings().items()},
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
+        command += ["-w", str(self.workers), "-b", f"{HOST}:{self.port}", "wsgi:app"]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log_tail()}")
+            try:
+                url = f"{self.base}/.well-known/openid-configuration"
+                if requests.get(url, timeout=2).status_code == 200 and len(self.pids()) > 1:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer within 60 s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def pids(self) -> list[int]:
+        """The master and its workers (children found through /proc)."""
+        assert self.process is not None
+        master = self.process.pid
+        found = [master]
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == master:
+                found.append(int(entry))
+        return found
+
+    def cpu_seconds(self) -> float:
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+        return total / CLK_TCK
+
+    def memory_mb(self) -> dict[str, float]:
+        """Sum of RSS (shared pages counted in every process) and of PSS, in MB."""
+        rss = pss = 0
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                rss += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                pss += int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1))
+            except (OSError, AttributeError):
+                continue
+        return {"rss_mb": rss / 1024, "pss_mb": pss / 1024, "processes": len(self.pids())}
+
+
+# ---------------------------------------------------------------------------
+# HTTP operations (each returns normally on success, raises on anything else)
+# ---------------------------------------------------------------------------
+class BenchError(Exception):
+    pass
+
+
+def _expect(response: requests.Response, status: int) -> requests.Response:
+    if response.status_code != status:
+        raise BenchError(
+            f"{response.request.method} {urlsplit(response.url).path} → "
+            f"{response.status_code}: {response.text[:200]!r}"
+        )
+    return response
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+class Client:
+    def __init__(self, base: str, setup: Setup):
+        self.base = base
+        self.auth = (setup.client_id, setup.client_secret)
+        self.client_id = setup.client_id
+
+    def token(self, session: requests.Session, data: dict[str, str]) -> dict[str, Any]:
+        response = session.post(
+            f"{self.base}/token", data=data, auth=self.auth, timeout=HTTP_TIMEOUT
+        )
+        return _expect(response, 200).json()
+
+    def login(self, steps: dict[str, float] | None = None) -> dict[str, Any]:
+        """One complete password login in a fresh browser-like session; return the tokens."""
+        marks = [time.perf_counter()]
+        state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        verifier, challenge = _pkce()
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.client_id,
+                "redirect_uri": REDIRECT_URI,
+                "scope": SCOPE,
+                "state": state,
+                "nonce": nonce,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+        with requests.Session() as session:
+            get = {"allow_redirects": False, "timeout": HTTP_TIMEOUT}
+            first = _expect(session.get(f"{self.base}/authorize?{query}", **get), 302)
+            login_url = urljoin(self.base, first.headers["Location"])
+            if urlsplit(login_url).path != "/connexion":
+                raise BenchError(f"authorize sent to {login_url}, not to the login page")
+            marks.append(time.perf_counter())
+            page = _expect(session.get(login_url, **get), 200)
+            match = CSRF_RE.search(page.text)
+            if not match:
+                raise BenchError("no csrf_token on the login page")
+            marks.append(time.perf_counter())
+            posted = session.post(
+                login_url,
+                data={"identifier": EMAIL, "password": PASSWORD, "csrf_token": match.group(1)},
+                **get,
+            )
+            _expect(posted, 302)
+            marks.append(time.perf_counter())
+            again = _expect(session.get(urljoin(self.base, posted.headers["Location"]), **get), 302)
+            callback = again.headers["Location"]
+            params = parse_qs(urlsplit(callback).query)
+            if not callback.startswith(REDIRECT_URI) or params.get("state") != [state]:
+                raise BenchError(f"unexpected redirect {callback[:120]}")
+            marks.append(time.perf_counter())
+            tokens = self.token(
+                session,
+                {
+                    "grant_type": "authorization_code",
+                    "code": params["code"][0],
+                    "redirect_uri": REDIRECT_URI,
+                    "code_verifier": verifier,
+                },
+            )
+            marks.append(time.perf_counter())
+        if "id_token" not in tokens or "refresh_token" not in tokens:
+            raise BenchError("token response without id_token or refresh_token")
+        if steps is not None:
+            names = ("authorize", "login_page", "login_post", "authorize_again", "token")
+            for name, (a, b) in zip(names, zip(marks, marks[1:], strict=False), strict=True):
+                steps[name] = steps.get(name, 0.0) + (b - a)
+        return tokens
+
+
+# ---------------------------------------------------------------------------
+# load phases
+# ---------------------------------------------------------------------------
+@dataclass
+class Phase:
+    name: str
+    ops: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    mean_ms: float = 0.0
+    per_s: float = 0.0
+    server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+    first_error: str | None = None
+    steps_ms: dict[str, float] = field(default_factory=dict)
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def run_phase(
+    name: str,
+    server: Server,
+    concurrency: int,
+    duration: float,
+    init: Callable[[], Any],
+    operation: Callable[[Any], Any],
+) -> Phase:
+    """`concurrency` threads call `operation(state)` until the deadline or the op cap.
+
+    `init()` runs in each thread before the clock starts (e.g. to get a refresh token).
+    `operation` returns the state for the next call; an exception counts as an error.
+    """
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+    first_error: list[str] = []
+    ready = threading.Barrier(concurrency + 1, timeout=120)
+    go = threading.Event()
+    deadline = [0.0]
+
+    def worker(index: int) -> None:
+        state = init()
+        ready.wait()
+        go.wait()
+        mine = latencies[index]
+        for _ in range(MAX_OPS_PER_THREAD):
+            if time.perf_counter() >= deadline[0]:
+                break
+            started = time.perf_counter()
+            try:
+                state = operation(state)
+            except (requests.RequestException, BenchError, KeyError, ValueError) as exc:
+                errors[index] += 1
+                if not first_error:
+                    first_error.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(0.01)
+                state = init()
+                continue
+            mine.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    cpu_before, client_before = server.cpu_seconds(), time.process_time()
+    started = time.perf_counter()
+    deadline[0] = started + duration
+    go.set()
+    for thread in threads:
+        thread.join(timeout=duration + 2 * HTTP_TIMEOUT + 30)
+    elapsed = time.perf_counter() - started
+    cpu_after, client_after = server.cpu_seconds(), time.process_time()
+    values = sorted(v for per_thread in latencies for v in per_thread)
+    return Phase(
+        name=name,
+        ops=len(values),
+        errors=sum(errors),
+        seconds=elapsed,
+        p50_ms=percentile(values, 50) * 1000,
+        p99_ms=percentile(values, 99) * 1000,
+        mean_ms=(statistics.fmean(values) * 1000) if values else math.nan,
+        per_s=len(values) / elapsed if elapsed else 0.0,
+        server_cpu_s=cpu_after - cpu_before,
+        client_cpu_s=client_after - client_before,
+        first_error=first_error[0] if first_error else None,
+    )
+
+
+def measure(server: Server, setup: Setup, concurrency: int, duration: float) -> dict[str, Phase]:
+    client = Client(server.base, setup)
+
+    def refresh_init() -> dict[str, Any]:
+        return {"session": requests.Session(), "refresh_token": client.login()["refresh_token"]}
+
+    def refresh(state: dict[str, Any]) -> dict[str, Any]:
+        tokens = client.token(
+            state["session"],
+            {"grant_type": "refresh_token", "refresh_token": state["refresh_token"]},
+        )
+        state["refresh_token"] = tokens["refresh_token"]  # rotated: the old one is spent
+        return state
+
+    def cc_init() -> requests.Session:
+        return requests.Session()
+
+    def client_credentials(session: requests.Session) -> requests.Session:
+        tokens = client.token(session, {"grant_type": "client_credentials"})
+        if "access_token" not in tokens:
+            raise BenchError("client_credentials without access_token")
+        return session
+
+    steps: dict[str, float] = {}
+    steps_lock = threading.Lock()
+
+    def login(_: Any) -> None:
+        mine: dict[str, float] = {}
+        client.login(mine)
+        with steps_lock:
+            for key, value in mine.items():
+                steps[key] = steps.get(key, 0.0) + value
+
+    # Warm-up: every worker loads its keys, templates and connections first.
+    warm = requests.Session()
+    for _ in range(2 * server.workers):
+        client.login()
+        client.token(warm, {"grant_type": "client_credentials"})
+
+    phases = {
+        "refresh": run_phase("refresh", server, concurrency, duration, refresh_init, refresh),
+        "client_credentials": run_phase(
+            "client_credentials", server, concurrency, duration, cc_init, client_credentials
+        ),
+        "login": run_phase("login", server, concurrency, duration, lambda: None, login),
+    }
+    done = phases["login"].ops or 1
+    phases["login"].steps_ms = {k: v / done * 1000 for k, v in steps.items()}
+    return phases
+
+
+def argon2_verify_cpu(password_hash: str, rounds: int = 50) -> dict[str, Any]:
+    """CPU (thread) and wall time of one argon2id verify at the stored hash's cost."""
+    from argon2 import PasswordHasher
+    from argon2 import extract_parameters
+
+    params = extract_parameters(password_hash)
+    hasher = PasswordHasher()
+    cpu, wall = [], []
+    for _ in range(rounds):
+        c0, w0 = time.thread_time(), time.perf_counter()
+        hasher.verify(password_hash, PASSWORD)
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return {
+        "parameters": f"m={params.memory_cost} KiB t={params.time_cost} p={params.parallelism}",
+        "cpu_ms": statistics.median(cpu) * 1000,
+        "wall_ms": statistics.median(wall) * 1000,
+    }
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+def _ok(condition: bool) -> str:
+    return "ok" if condition else "MISSED"
+
+
+def report(result: dict[str, Any]) -> None:
+    t = TARGETS
+    base = result["baseline"]
+    print()
+    print(f"== idp bench: {result['db']} ==")
+    print(
+        f"gunicorn -w {result['workers']} (sync), {result['concurrency']} client threads, "
+        f"{result['duration']:g} s per phase, access tokens "
+        f"{result['access_token_format']}, {result['cpus']} CPUs, "
+        f"load average before {result['loadavg_before']}"
+    )
+    header = f"{'':28}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  target"
+    print(header)
+    print("-" * len(header) + "-" * 24)
+    rows = (
+        ("refresh_token grant", base["refresh"], t["refresh_per_s"]),
+        ("client_credentials grant", base["client_credentials"], t["client_credentials_per_s"]),
+        ("password login (5 requests)", base["login"], None),
+    )
+    for label, phase, per_s in rows:
+        target = f"p99 ≤ {t['p99_ms']} ms {_ok(phase['p99_ms'] <= t['p99_ms'])}"
+        if per_s is not None:
+            target = f"≥ {per_s}/s {_ok(phase['per_s'] >= per_s)}, " + target
+        else:
+            target = "(argon2-bound; see CPU below)"
+        print(
+            f"{label:28}{phase['per_s']:9.1f}{phase['p50_ms']:9.1f}{phase['p99_ms']:9.1f}"
+            f"{phase['errors']:8d}  {target}"
+        )
+        if phase.get("first_error"):
+            print(f"{'':28}first error: {phase['first_error']}")
+    login = base["login"]
+    if login["steps_ms"]:
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in login["steps_ms"].items())
+        print(f"{'':28}mean ms per step: {parts}")
+    cpu = result["cpu"]
+    print()
+    print(
+        f"server CPU per login        {cpu['login_cpu_ms']:.1f} ms  vs argon2id verify alone "
+        f"{cpu['argon2_cpu_ms']:.1f} ms ({cpu['argon2_parameters']}, median of 50)"
+    )
+    print(
+        f"  → login costs {cpu['login_cpu_pct']:.0f} % of one verify "
+        f"(target ≤ {t['login_cpu_pct']} %) {_ok(cpu['login_cpu_pct'] <= t['login_cpu_pct'])}"
+    )
+    print(
+        f"server CPU per grant        refresh {cpu['refresh_cpu_ms']:.2f} ms, "
+        f"client_credentials {cpu['client_credentials_cpu_ms']:.2f} ms; load generator used "
+        f"{cpu['client_cpu_share']:.0f} % of the machine during the grant phases"
+    )
+    mem, idle = result["memory"], result["memory_idle"]
+    print(
+        f"server memory at the end    RSS {mem['rss_mb']:.0f} MB (sum over {mem['processes']} "
+        f"processes; PSS {mem['pss_mb']:.0f} MB) target ≤ {t['rss_mb']} MB "
+        f"{_ok(mem['rss_mb'] <= t['rss_mb'])}"
+    )
+    print(
+        f"{'':28}idle before any request: RSS {idle['rss_mb']:.0f} MB, PSS {idle['pss_mb']:.0f} MB"
+    )
+    scale = result.get("scale")
+    if scale:
+        print()
+        print(
+            f"--scale: {scale['accounts']:,} accounts, {scale['tokens']:,} tokens "
+            f"(seeded in {scale['seed_seconds']:.0f} s); latency ratio against "
+            f"{BASELINE_ACCOUNTS:,} accounts / {BASELINE_TOKENS:,} tokens "
+            f"(target ≤ {t['scale_ratio']}×)"
+        )
+        print(f"{'':28}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p50 ×':>8}{'p99 ×':>8}")
+        for key, label in (
+            ("refresh", "refresh_token grant"),
+            ("client_credentials", "client_credentials grant"),
+            ("login", "password login"),
+        ):
+            phase, ratio = scale["phases"][key], scale["ratios"][key]
+            worst = max(ratio["p50"], ratio["p99"])
+            print(
+                f"{label:28}{phase['per_s']:9.1f}{phase['p50_ms']:9.1f}{phase['p99_ms']:9.1f}"
+                f"{ratio['p50']:8.2f}{ratio['p99']:8.2f}  {_ok(worst <= t['scale_ratio'])}"
+            )
+
+
+def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"idp-bench-{kind}-"))
+    server: Server | None = None
+    try:
+        url = prepare_database(kind, workdir)
+        setup = create_fixtures(url, workdir)
+        # The 1,000-account baseline (the bench account is one of them).
+        bulk_seed(setup, range(1, BASELINE_ACCOUNTS), range(0, BASELINE_TOKENS))
+        server = Server(setup, args.workers, workdir, args.access_token_format)
+        server.start()
+        idle_memory = server.memory_mb()
+        result: dict[str, Any] = {
+            "db": kind,
+            "workers": args.workers,
+            "concurrency": args.concurrency,
+            "duration": args.duration,
+            "cpus": os.cpu_count(),
+            "loadavg_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "python": platform.python_version(),
+            "access_token_format": args.access_token_format or "default",
+        }
+        baseline = measure(server, setup, args.concurrency, args.duration)
+        argon = argon2_verify_cpu(setup.password_hash)
+        login = baseline["login"]
+        grants = (baseline["refresh"], baseline["client_credentials"])
+        grant_seconds = sum(p.seconds for p in grants) or 1
+        result["baseline"] = {k: asdict(v) for k, v in baseline.items()}
+        result["cpu"] = {
+            "login_cpu_ms": login.server_cpu_s / max(login.ops, 1) * 1000,
+            "argon2_cpu_ms": argon["cpu_ms"],
+            "argon2_wall_ms": argon["wall_ms"],
+            "argon2_parameters": argon["parameters"],
+            "login_cpu_pct": login.server_cpu_s
+            / max(login.ops, 1)
+            / (argon["cpu_ms"] / 1000)
+            * 100,
+            "refresh_cpu_ms": grants[0].server_cpu_s / max(grants[0].ops, 1) * 1000,
+            "client_credentials_cpu_ms": grants[1].server_cpu_s / max(grants[1].ops, 1) * 1000,
+            "client_cpu_share": sum(p.client_cpu_s for p in grants)
+            / (grant_seconds * (os.cpu_count() or 1))
+            * 100,
+        }
+        result["memory_idle"] = idle_memory
+        result["memory_baseline"] = server.memory_mb()
+        if args.scale:
+            seconds = bulk_seed(
+                setup,
+                range(BASELINE_ACCOUNTS, args.scale_accounts),
+                range(BASELINE_TOKENS, args.scale_tokens),
+            )
+            scaled = measure(server, setup, args.concurrency, args.duration)
+            result["scale"] = {
+                "accounts": args.scale_accounts,
+                "tokens": args.scale_tokens,
+                "seed_seconds": seconds,
+                "phases": {k: asdict(v) for k, v in scaled.items()},
+                "ratios": {
+                    k: {
+                        "p50": scaled[k].p50_ms / baseline[k].p50_ms,
+                        "p99": scaled[k].p99_ms / baseline[k].p99_ms,
+                    }
+                    for k in scaled
+                },
+            }
+        result["memory"] = server.memory_mb()
+        result["loadavg_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        return result
+    except BaseException:
+        if server is not None:
+            print(server.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        if server is not None:
+            server.stop()
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--scale", action="store_true", help="also measure with 1M accounts")
+    parser.add_argument(
+        "--scale-accounts", type=int, default=SCALE_ACCOUNTS, help=argparse.SUPPRESS
+    )
+    parser.add_argument("--scale-tokens", type=int, default=SCALE_TOKENS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--access-token-format",
+        choices=["opaque", "jwt"],
+        help="IDP_ACCESS_TOKEN_FORMAT of the server (default: idp's own default)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args(argv)
+    if not 1 <= args.concurrency <= 64 or not 0 < args.duration <= 600:
+        parser.error("concurrency must be 1..64 and duration 0..600 s")
+    if args.scale_accounts <= BASELINE_ACCOUNTS or args.scale_tokens <= BASELINE_TOKENS:
+        parser.error("the scale sizes must exceed the baseline")
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    results = []
+    for kind in kinds:
+        result = bench_one(kind, args)
+        report(result)
+        results.append(result)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

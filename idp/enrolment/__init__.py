@@ -1,0 +1,9 @@
+"""Sign-up and activation journeys."""
+
+from flask import Blueprint
+
+bp = Blueprint("enrolment", __name__)
+
+from idp.enrolment import ars_interne  # noqa: E402,F401  (registers the journey)
+from idp.enrolment import citoyen  # noqa: E402,F401  (registers the journey)
+from idp.enrolment import views  # noqa: E402,F401

@@ -1,0 +1,51 @@
+"""The password policy of a journey, applied to the person being enrolled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idp.enrolment import validators as v
+from idp.enrolment.models import Enrolment
+from idp.security.password_policy import POLICIES
+from idp.security.password_policy import PasswordPolicy
+from idp.security.password_policy import PersonalInfo
+from idp.security.password_policy import PolicyValidator
+
+
+def policy_for(journey_name: str | None) -> PasswordPolicy:
+    from idp.enrolment.engine import get_journey
+
+    journey = get_journey(journey_name)
+    return POLICIES[journey.policy] if journey else POLICIES["default"]
+
+
+def personal_info(enrolment: Enrolment | None) -> PersonalInfo:
+    """What a password must not contain: names, birthdate, identifiers."""
+    data = enrolment.data if enrolment is not None else {}
+    names = [data.get(k) for k in ("given_name", "family_name", "usage_name")]
+    identifiers = [data.get(k) for k in ("username", "ine", "siret", "rna", "nir")]
+    email = data.get("email") or ""
+    identifiers.append(email.split("@")[0] if email else None)
+    born = data.get("birthdate")
+    return PersonalInfo(
+        names=[n for n in names if n],
+        birthdate=v.parse_iso_date(born) if born else None,
+        identifiers=[i for i in identifiers if i],
+    )
+
+
+def policy_validator() -> PolicyValidator:
+    """Checks a new password against the journey's policy and the person's data."""
+
+    def policy(form: Any) -> PasswordPolicy:
+        enrolment = getattr(form, "enrolment", None)
+        return policy_for(enrolment.journey if enrolment is not None else None)
+
+    def personal(form: Any) -> PersonalInfo:
+        info = personal_info(getattr(form, "enrolment", None))
+        username = form.data.get("username")
+        if username:
+            info.identifiers.append(username)
+        return info
+
+    return PolicyValidator(policy, personal)

@@ -1,0 +1,419 @@
+"""Generic journey views: steps, activation by email link or SMS code, resend, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from flask import abort
+from flask import current_app
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import Regexp
+
+from idp import notify
+from idp.auth import session as sso
+from idp.auth.views import safe_next
+from idp.enrolment import bp
+from idp.enrolment import engine
+from idp.enrolment import services
+from idp.enrolment import validators as v
+from idp.enrolment.engine import Journey
+from idp.enrolment.models import Enrolment
+from idp.enrolment.passwords import personal_info
+from idp.enrolment.passwords import policy_for
+from idp.extensions import db
+from idp.extensions import limiter
+from idp.models import Account
+from idp.models import utcnow
+from idp.oidc.server import query_client
+from idp.security import audit
+from idp.security import verification
+
+COOKIE = "idp_enrolment"
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[DataRequired(), Regexp(r"^\s*\d{6}\s*$")],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": "6"},
+    )
+
+
+def _journey(name: str) -> Journey:
+    journey = engine.get_journey(name)
+    if journey is None:
+        abort(404)
+    return journey
+
+
+def _current(journey: Journey) -> Enrolment | None:
+    enrolment = engine.find(request.cookies.get(COOKIE))
+    if enrolment is None or enrolment.journey != journey.name or enrolment.expires_at <= utcnow():
+        return None
+    return enrolment
+
+
+def _portal_name(enrolment: Enrolment | None) -> str | None:
+    client = query_client(enrolment.client_id) if enrolment and enrolment.client_id else None
+    return client.name if client else None
+
+
+def _set_cookie(response: Response, secret: str) -> Response:
+    response.set_cookie(
+        COOKIE,
+        secret,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["ISSUER"].startswith("https://"),
+        max_age=int(engine.RESEND_WINDOW.total_seconds()),
+    )
+    return response
+
+
+def _step_url(journey: Journey, step_name: str) -> str:
+    return url_for("enrolment.step", journey=journey.name, step=step_name)
+
+
+def _page(template: str, journey: Journey, enrolment: Enrolment | None, **context: Any) -> str:
+    personal = personal_info(enrolment)
+    return render_template(
+        template,
+        journey=journey,
+        enrolment=enrolment,
+        portal_name=_portal_name(enrolment),
+        policy=policy_for(journey.name),
+        personal_inputs=[*personal.names, *personal.identifiers],
+        **context,
+    )
+
+
+def _client_of(next_url: str | None) -> str | None:
+    if not next_url:
+        return None
+    return parse_qs(urlsplit(next_url).query).get("client_id", [None])[0]
+
+
+@bp.get("/inscription/<journey>")
+def start(journey: str) -> Response:
+    """Open (or resume) a sign-up for this journey."""
+    j = _journey(journey)
+    next_url = safe_next(request.args.get("next"))
+    current = _current(j)
+    if current is not None and current.status == "in_progress":
+        if next_url:
+            current.return_to, current.client_id = next_url, _client_of(next_url)
+            db.session.commit()
+        return redirect(_step_url(j, current.step))
+    enrolment, secret = engine.start(j, _client_of(next_url), next_url)
+    audit.record("enrolment.started", client_id=enrolment.client_id, origin=audit.origin_of(request),
+                 journey=j.name)  # fmt: skip
+    db.session.commit()
+    return _set_cookie(redirect(_step_url(j, enrolment.step)), secret)
+
+
+@bp.route("/inscription/<journey>/<step>", methods=["GET", "POST"])
+def step(journey: str, step: str) -> Any:
+    """One step of the wizard; the data is kept server-side between steps."""
+    j = _journey(journey)
+    try:
+        index = j.index(step)
+    except KeyError:
+        abort(404)
+    enrolment = _current(j)
+    if enrolment is None:
+        return _page("enrolment/expired.html", j, None), 410
+    if enrolment.status != "in_progress":
+        return _page("enrolment/already_done.html", j, enrolment), 409
+    if index > enrolment.reached:
+        if request.method == "POST":
+            return _page("enrolment/out_of_order.html", j, enrolment), 409
+        return redirect(_step_url(j, enrolment.step))
+    current_step = j.steps[index]
+    form = current_step.form()
+    form.enrolment = enrolment
+    if request.method == "GET" and current_step.load:
+        current_step.load(enrolment, form)
+    if form.validate_on_submit():
+        current_step.save(enrolment, form)
+        following = engine.advance(j, enrolment, current_step)
+        if following is not None:
+            db.session.commit()
+            return redirect(_step_url(j, following.name))
+        return _finish(j, enrolment)
+    extra = current_step.context(enrolment, form) if current_step.context else {}
+    return _page(
+        current_step.template, j, enrolment, form=form, step=current_step, index=index,
+        total=len(j.steps) + (1 if j.finalise else 0), **extra,
+    )  # fmt: skip
+
+
+def _finish(j: Journey, enrolment: Enrolment) -> Response:
+    origin = audit.origin_of(request)
+    created = j.finish(enrolment, origin)
+    enrolment.expires_at = utcnow() + engine.RESEND_WINDOW
+    engine.remember(enrolment, email_taken=created.email_taken)
+    if len(j.channels) > 1 and enrolment.data.get("mobile"):
+        db.session.commit()
+        return redirect(url_for("enrolment.activation", journey=j.name))
+    _send_link(j, enrolment)
+    return redirect(url_for("enrolment.check_inbox", journey=j.name))
+
+
+def _send_link(j: Journey, enrolment: Enrolment) -> None:
+    """Mail the activation link (or, if the address is taken, a notice to its owner)."""
+    email = enrolment.data["email"]
+    portal = _portal_name(enrolment)
+    if enrolment.data.get("email_taken"):
+        notify.send_mail("account_exists", to=email, portal_name=portal,
+                         login_url=url_for("auth.login", _external=True))  # fmt: skip
+    else:
+        issued = verification.issue_link(
+            "activation", email, engine.LINK_VALIDITY,
+            account_id=enrolment.account_id, enrolment_id=enrolment.id,
+        )  # fmt: skip
+        link = url_for("enrolment.link", secret=issued.secret, _external=True)
+        notify.send_mail("activation", to=email, portal_name=portal, link=link,
+                         journey=j.name, given_name=enrolment.data.get("given_name"),
+                         valid_days=engine.LINK_VALIDITY.days)  # fmt: skip
+        audit.record("activation.link_sent", account_id=enrolment.account_id,
+                     origin=audit.origin_of(request))  # fmt: skip
+    db.session.commit()
+    notify.dispatch_after_commit()
+
+
+def _send_code(enrolment: Enrolment) -> None:
+    issued = verification.issue_code(
+        "activation", enrolment.data["mobile"], engine.CODE_VALIDITY,
+        account_id=enrolment.account_id, enrolment_id=enrolment.id,
+    )  # fmt: skip
+    notify.send_sms("activation_code", to=enrolment.data["mobile"], code=issued.secret,
+                    portal_name=_portal_name(enrolment),
+                    minutes=int(engine.CODE_VALIDITY.total_seconds() // 60))  # fmt: skip
+    audit.record("activation.code_sent", account_id=enrolment.account_id,
+                 origin=audit.origin_of(request))  # fmt: skip
+    db.session.commit()
+    notify.dispatch_after_commit()
+
+
+def _awaiting(journey: str) -> tuple[Journey, Enrolment | None]:
+    j = _journey(journey)
+    enrolment = _current(j)
+    if enrolment is not None and enrolment.status != "awaiting_activation":
+        enrolment = None
+    return j, enrolment
+
+
+@bp.route("/inscription/<journey>/activation", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def activation(journey: str) -> Any:
+    """Choose how to validate the account: SMS code or email link (seed 001, step 5)."""
+    j, enrolment = _awaiting(journey)
+    if enrolment is None:
+        return _page("enrolment/expired.html", j, None), 410
+    form = FlaskForm()
+    if form.validate_on_submit():
+        channel = request.form.get("channel")
+        if channel == "sms" and "sms" in j.channels and enrolment.data.get("mobile"):
+            _send_code(enrolment)
+            return redirect(url_for("enrolment.code", journey=j.name))
+        if channel == "email":
+            _send_link(j, enrolment)
+            return redirect(url_for("enrolment.check_inbox", journey=j.name))
+    data = enrolment.data
+    return _page(
+        "enrolment/activation_choice.html", j, enrolment, form=form,
+        masked_phone=v.mask_phone(data["mobile"]) if data.get("mobile") else None,
+        email=data["email"],
+    )  # fmt: skip
+
+
+@bp.get("/inscription/<journey>/courriel-envoye")
+def check_inbox(journey: str) -> Any:
+    """ "Consultez votre boîte mail", with "Je n'ai pas reçu le mail"."""
+    j, enrolment = _awaiting(journey)
+    if enrolment is None:
+        return _page("enrolment/expired.html", j, None), 410
+    return _page("enrolment/check_inbox.html", j, enrolment, form=FlaskForm(),
+                 email=enrolment.data["email"], resent=request.args.get("renvoye") == "1")  # fmt: skip
+
+
+def _enrolment_key() -> str:
+    return request.cookies.get(COOKIE) or request.remote_addr or "-"
+
+
+@bp.post("/inscription/<journey>/renvoyer")
+@limiter.limit("3 per 15 minutes", key_func=_enrolment_key)
+@limiter.limit("20 per hour")
+def resend(journey: str) -> Any:
+    """Send a new link; the older ones stop working."""
+    j, enrolment = _awaiting(journey)
+    if enrolment is None:
+        return _page("enrolment/expired.html", j, None), 410
+    if FlaskForm().validate_on_submit():
+        _send_link(j, enrolment)
+    return redirect(url_for("enrolment.check_inbox", journey=j.name, renvoye=1))
+
+
+@bp.route("/inscription/<journey>/code", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def code(journey: str) -> Any:
+    """Type the SMS code; attempts are limited."""
+    j, enrolment = _awaiting(journey)
+    if enrolment is None:
+        return _page("enrolment/expired.html", j, None), 410
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        row = verification.current_code("activation", enrolment_id=enrolment.id)
+        try:
+            verification.check_code(row, form.code.data)
+        except verification.CodeRejected as rejected:
+            db.session.commit()  # the attempt counts
+            error = rejected
+        else:
+            if enrolment.data.get("email_taken"):
+                db.session.commit()
+                return _page("enrolment/email_taken.html", j, enrolment)
+            return _activate(j, enrolment, "sms")
+    elif request.method == "POST":
+        error = verification.CodeRejected("format")
+    return _page("enrolment/code.html", j, enrolment, form=form, error=error,
+                 masked_phone=v.mask_phone(enrolment.data["mobile"]))  # fmt: skip
+
+
+@bp.post("/inscription/<journey>/code/renvoyer")
+@limiter.limit("3 per 15 minutes", key_func=_enrolment_key)
+def resend_code(journey: str) -> Any:
+    """A new SMS code; the previous one stops working."""
+    j, enrolment = _awaiting(journey)
+    if enrolment is None:
+        return _page("enrolment/expired.html", j, None), 410
+    if FlaskForm().validate_on_submit() and enrolment.data.get("mobile"):
+        _send_code(enrolment)
+    return redirect(url_for("enrolment.code", journey=j.name))
+
+
+def _activate(j: Journey, enrolment: Enrolment, channel: str) -> Response:
+    """Activate, log in, and go back to the portal without typing the password again."""
+    origin = audit.origin_of(request)
+    account = db.session.get(Account, enrolment.account_id)
+    services.activate(account, channel, origin)
+    enrolment.status = "completed"
+    enrolment.data = {}
+    enrolment.password_hash = None
+    amr = ["mail"] if channel == "email" else ["sms"]
+    secret = sso.open_session(account, amr, "eidas1", origin)[1]
+    if j.finalise is not None:
+        notify.send_mail("enrolment_confirmed", to=account.email, portal_name=_portal_name(enrolment),
+                         given_name=account.given_name)  # fmt: skip
+    target = enrolment.return_to or url_for("enrolment.done")
+    db.session.commit()
+    notify.dispatch_after_commit()
+    response = redirect(target)
+    sso.set_cookie(response, secret)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@bp.get("/inscription/termine")
+def done() -> str:
+    """Shown when a sign-up did not start from a portal."""
+    return render_template("enrolment/done.html", current=sso.current_session())
+
+
+@bp.post("/inscription/<journey>/annuler")
+def cancel(journey: str) -> Any:
+    """ "Annuler la demande": forget everything typed; nothing half-created survives."""
+    j = _journey(journey)
+    enrolment = engine.find(request.cookies.get(COOKIE))
+    return_to = None
+    if enrolment is not None and FlaskForm().validate_on_submit():
+        return_to = enrolment.return_to
+        engine.cancel(enrolment)
+        audit.record("enrolment.cancelled", origin=audit.origin_of(request), journey=j.name)
+        db.session.commit()
+    response = current_app.make_response(
+        _page("enrolment/cancelled.html", j, None, return_to=return_to)
+    )
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@bp.get("/inscription/identifiant-disponible")
+@limiter.limit("30 per minute")
+def username_available() -> Response:
+    """Live check of the identifier (seed 001: "Identifiant disponible !")."""
+    wanted = request.args.get("identifiant", "")
+    try:
+        username = v.username(wanted)
+    except ValueError as exc:
+        return jsonify(available=False, message=str(exc))
+    if services.username_in_use(username):
+        return jsonify(available=False, message="Cet identifiant n'est pas disponible.")
+    return jsonify(available=True, message="Identifiant disponible !")
+
+
+def _link_context(secret: str) -> tuple[Any, Enrolment | None, Journey | None, str]:
+    row = verification.find_link(secret, "activation")
+    enrolment = db.session.get(Enrolment, row.enrolment_id) if row and row.enrolment_id else None
+    journey = engine.get_journey(enrolment.journey) if enrolment else None
+    state = services.link_state(row)
+    if state == "valid" and (enrolment is None or enrolment.account_id is None):
+        state = "gone"
+    return row, enrolment, journey, state
+
+
+@bp.route("/activation/<secret>", methods=["GET", "POST"])
+@limiter.limit("30 per minute")
+def link(secret: str) -> Any:
+    """The email link. GET shows a page (mail scanners open links); POST activates."""
+    row, enrolment, j, state = _link_context(secret)
+    if state != "valid" or j is None:
+        status = {"resendable": 410, "gone": 410, "superseded": 410, "used": 409}[state]
+        return render_template("enrolment/link_state.html", state=state, form=FlaskForm(),
+                               secret=secret, portal_name=_portal_name(enrolment)), status  # fmt: skip
+    if j.finalise is not None:
+        form = j.finalise.form()
+        form.enrolment = enrolment
+        if form.validate_on_submit():
+            account = db.session.get(Account, enrolment.account_id)
+            j.extra["finalise"](enrolment, form, account)
+            row.used_at = utcnow()
+            return _activate(j, enrolment, "email")
+        extra = j.finalise.context(enrolment, form) if j.finalise.context else {}
+        return _page(j.finalise.template, j, enrolment, form=form, step=j.finalise,
+                     index=len(j.steps), total=len(j.steps) + 1, **extra)  # fmt: skip
+    form = FlaskForm()
+    if form.validate_on_submit():
+        row.used_at = utcnow()
+        return _activate(j, enrolment, "email")
+    return _page("enrolment/confirm_link.html", j, enrolment, form=form)
+
+
+@bp.post("/activation/<secret>/renvoyer")
+@limiter.limit("3 per hour")
+def link_resend(secret: str) -> Any:
+    """From 7 to 21 days: a new link to the same address."""
+    row, enrolment, j, state = _link_context(secret)
+    if (
+        state != "resendable"
+        or j is None
+        or enrolment is None
+        or not FlaskForm().validate_on_submit()
+    ):
+        return render_template("enrolment/link_state.html", state=state, form=FlaskForm(),
+                               secret=secret, portal_name=_portal_name(enrolment)), 410  # fmt: skip
+    _send_link(j, enrolment)
+    return render_template("enrolment/link_state.html", state="resent", form=FlaskForm(),
+                           secret=secret, portal_name=_portal_name(enrolment),
+                           email=v.mask_email(enrolment.data["email"]))  # fmt: skip
