@@ -25,8 +25,11 @@ from idp.extensions import db
 from idp.oidc.clients import create_client
 from idp.oidc.clients import get_client
 from idp.oidc.clients import rotate_secret
+from idp.oidc.clients import update_client
 
 HOST = "127.0.0.1"
+# Sign-up journey of each demo portal (the others get theirs with the registry issue).
+JOURNEYS = {"portail-citoyen": "citoyen", "ars-internes": "ars-interne"}
 IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "5000"))
 PORTALS_PORT = int(os.environ.get("DEMO_PORTALS_PORT", "5100"))
 SMTP_PORT = int(os.environ.get("DEMO_SMTP_PORT", "1025"))
@@ -57,12 +60,15 @@ def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
                     backchannel_logout_uri=f"{base_url}/{slug}/backchannel-logout",
                     scope="openid profile email phone address",
                     require_consent=slug == "portail-citoyen",
+                    journey=JOURNEYS.get(slug),
                 ).secret
             elif client_id in known:
                 secret = known[client_id]
             else:
                 secret = rotate_secret(client)
             known[client_id] = secret
+            if client is not None and client.journey != JOURNEYS.get(slug):
+                update_client(client, journey=JOURNEYS.get(slug))
             portals.append(
                 {"slug": slug, "name": name, "client_id": client_id, "client_secret": secret}
             )

@@ -321,8 +321,9 @@ def purge_command() -> None:
     from idp.purge import purge
 
     from idp.enrolment.services import purge_pending
+    from idp.notify import purge_sent
 
-    counts = purge() | purge_pending()
+    counts = purge() | purge_pending() | {"messages": purge_sent()}
     db.session.commit()
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 

@@ -108,7 +108,9 @@ def phone_field(label: Any, mobile: bool, needed: bool = False) -> StringField:
     checks = [DataRequired(_l("Indiquez votre numéro de téléphone."))] if needed else [Optional()]
     return StringField(
         label,
-        description=_l("Par exemple 06 12 34 56 78."),
+        description=_l("Par exemple 06 12 34 56 78.")
+        if mobile
+        else _l("Par exemple 01 23 45 67 89."),
         validators=[*checks, checked(v.mobile_phone if mobile else v.phone)],
         render_kw={"autocomplete": "tel", "inputmode": "tel"},
     )

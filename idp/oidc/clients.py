@@ -56,7 +56,9 @@ def _check_journey(name: str | None) -> str | None:
     from idp.enrolment.engine import JOURNEYS
 
     if name and name not in JOURNEYS:
-        raise InvalidClientMetadata(f"Parcours inconnu : {name} (connus : {', '.join(sorted(JOURNEYS))})")
+        raise InvalidClientMetadata(
+            f"Parcours inconnu : {name} (connus : {', '.join(sorted(JOURNEYS))})"
+        )
     return name or None
 
 
