@@ -318,10 +318,9 @@ def users_disable(identifier: str, reason: str) -> None:
 @with_appcontext
 def purge_command() -> None:
     """Delete expired codes, tokens, sessions, never-activated accounts (21 days)."""
-    from idp.purge import purge
-
     from idp.enrolment.services import purge_pending
     from idp.notify import purge_sent
+    from idp.purge import purge
 
     counts = purge() | purge_pending() | {"messages": purge_sent()}
     db.session.commit()

@@ -53,7 +53,7 @@ class Defaults:
     REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600
     SESSION_LIFETIME = 12 * 3600
     # Access tokens: "opaque" (random, 43 characters) or "jwt" (RFC 9068); both stored hashed.
-    ACCESS_TOKEN_FORMAT = "opaque"
+    ACCESS_TOKEN_FORMAT = "opaque"  # noqa: S105 (a format name, not a secret)
     # argon2id cost (OWASP minimum: m=19 MiB, t=2, p=1).
     ARGON2_MEMORY_KIB = 19 * 1024
     ARGON2_TIME_COST = 2

@@ -115,8 +115,12 @@ def start(journey: str) -> Response:
             db.session.commit()
         return redirect(_step_url(j, current.step))
     enrolment, secret = engine.start(j, _client_of(next_url), next_url)
-    audit.record("enrolment.started", client_id=enrolment.client_id, origin=audit.origin_of(request),
-                 journey=j.name)  # fmt: skip
+    audit.record(
+        "enrolment.started",
+        client_id=enrolment.client_id,
+        origin=audit.origin_of(request),
+        journey=j.name,
+    )
     db.session.commit()
     return _set_cookie(redirect(_step_url(j, enrolment.step)), secret)
 
@@ -152,9 +156,15 @@ def step(journey: str, step: str) -> Any:
         return _finish(j, enrolment)
     extra = current_step.context(enrolment, form) if current_step.context else {}
     return _page(
-        current_step.template, j, enrolment, form=form, step=current_step, index=index,
-        total=len(j.steps) + (1 if j.finalise else 0), **extra,
-    )  # fmt: skip
+        current_step.template,
+        j,
+        enrolment,
+        form=form,
+        step=current_step,
+        index=index,
+        total=len(j.steps) + (1 if j.finalise else 0),
+        **extra,
+    )
 
 
 def _finish(j: Journey, enrolment: Enrolment) -> Response:
@@ -174,33 +184,55 @@ def _send_link(j: Journey, enrolment: Enrolment) -> None:
     email = enrolment.data["email"]
     portal = _portal_name(enrolment)
     if enrolment.data.get("email_taken"):
-        notify.send_mail("account_exists", to=email, portal_name=portal,
-                         login_url=url_for("auth.login", _external=True))  # fmt: skip
+        notify.send_mail(
+            "account_exists",
+            to=email,
+            portal_name=portal,
+            login_url=url_for("auth.login", _external=True),
+        )
     else:
         issued = verification.issue_link(
-            "activation", email, engine.LINK_VALIDITY,
-            account_id=enrolment.account_id, enrolment_id=enrolment.id,
-        )  # fmt: skip
+            "activation",
+            email,
+            engine.LINK_VALIDITY,
+            account_id=enrolment.account_id,
+            enrolment_id=enrolment.id,
+        )
         link = url_for("enrolment.link", secret=issued.secret, _external=True)
-        notify.send_mail("activation", to=email, portal_name=portal, link=link,
-                         journey=j.name, given_name=enrolment.data.get("given_name"),
-                         valid_days=engine.LINK_VALIDITY.days)  # fmt: skip
-        audit.record("activation.link_sent", account_id=enrolment.account_id,
-                     origin=audit.origin_of(request))  # fmt: skip
+        notify.send_mail(
+            "activation",
+            to=email,
+            portal_name=portal,
+            link=link,
+            journey=j.name,
+            given_name=enrolment.data.get("given_name"),
+            valid_days=engine.LINK_VALIDITY.days,
+        )
+        audit.record(
+            "activation.link_sent", account_id=enrolment.account_id, origin=audit.origin_of(request)
+        )
     db.session.commit()
     notify.dispatch_after_commit()
 
 
 def _send_code(enrolment: Enrolment) -> None:
     issued = verification.issue_code(
-        "activation", enrolment.data["mobile"], engine.CODE_VALIDITY,
-        account_id=enrolment.account_id, enrolment_id=enrolment.id,
-    )  # fmt: skip
-    notify.send_sms("activation_code", to=enrolment.data["mobile"], code=issued.secret,
-                    portal_name=_portal_name(enrolment),
-                    minutes=int(engine.CODE_VALIDITY.total_seconds() // 60))  # fmt: skip
-    audit.record("activation.code_sent", account_id=enrolment.account_id,
-                 origin=audit.origin_of(request))  # fmt: skip
+        "activation",
+        enrolment.data["mobile"],
+        engine.CODE_VALIDITY,
+        account_id=enrolment.account_id,
+        enrolment_id=enrolment.id,
+    )
+    notify.send_sms(
+        "activation_code",
+        to=enrolment.data["mobile"],
+        code=issued.secret,
+        portal_name=_portal_name(enrolment),
+        minutes=int(engine.CODE_VALIDITY.total_seconds() // 60),
+    )
+    audit.record(
+        "activation.code_sent", account_id=enrolment.account_id, origin=audit.origin_of(request)
+    )
     db.session.commit()
     notify.dispatch_after_commit()
 
@@ -231,10 +263,13 @@ def activation(journey: str) -> Any:
             return redirect(url_for("enrolment.check_inbox", journey=j.name))
     data = enrolment.data
     return _page(
-        "enrolment/activation_choice.html", j, enrolment, form=form,
+        "enrolment/activation_choice.html",
+        j,
+        enrolment,
+        form=form,
         masked_phone=v.mask_phone(data["mobile"]) if data.get("mobile") else None,
         email=data["email"],
-    )  # fmt: skip
+    )
 
 
 @bp.get("/inscription/<journey>/courriel-envoye")
@@ -243,8 +278,14 @@ def check_inbox(journey: str) -> Any:
     j, enrolment = _awaiting(journey)
     if enrolment is None:
         return _page("enrolment/expired.html", j, None), 410
-    return _page("enrolment/check_inbox.html", j, enrolment, form=FlaskForm(),
-                 email=enrolment.data["email"], resent=request.args.get("renvoye") == "1")  # fmt: skip
+    return _page(
+        "enrolment/check_inbox.html",
+        j,
+        enrolment,
+        form=FlaskForm(),
+        email=enrolment.data["email"],
+        resent=request.args.get("renvoye") == "1",
+    )
 
 
 def _enrolment_key() -> str:
@@ -287,8 +328,14 @@ def code(journey: str) -> Any:
             return _activate(j, enrolment, "sms")
     elif request.method == "POST":
         error = verification.CodeRejected("format")
-    return _page("enrolment/code.html", j, enrolment, form=form, error=error,
-                 masked_phone=v.mask_phone(enrolment.data["mobile"]))  # fmt: skip
+    return _page(
+        "enrolment/code.html",
+        j,
+        enrolment,
+        form=form,
+        error=error,
+        masked_phone=v.mask_phone(enrolment.data["mobile"]),
+    )
 
 
 @bp.post("/inscription/<journey>/code/renvoyer")
@@ -314,8 +361,12 @@ def _activate(j: Journey, enrolment: Enrolment, channel: str) -> Response:
     amr = ["mail"] if channel == "email" else ["sms"]
     secret = sso.open_session(account, amr, "eidas1", origin)[1]
     if j.finalise is not None:
-        notify.send_mail("enrolment_confirmed", to=account.email, portal_name=_portal_name(enrolment),
-                         given_name=account.given_name)  # fmt: skip
+        notify.send_mail(
+            "enrolment_confirmed",
+            to=account.email,
+            portal_name=_portal_name(enrolment),
+            given_name=account.given_name,
+        )
     target = enrolment.return_to or url_for("enrolment.done")
     db.session.commit()
     notify.dispatch_after_commit()
@@ -380,8 +431,13 @@ def link(secret: str) -> Any:
     row, enrolment, j, state = _link_context(secret)
     if state != "valid" or j is None:
         status = {"resendable": 410, "gone": 410, "superseded": 410, "used": 409}[state]
-        return render_template("enrolment/link_state.html", state=state, form=FlaskForm(),
-                               secret=secret, portal_name=_portal_name(enrolment)), status  # fmt: skip
+        return render_template(
+            "enrolment/link_state.html",
+            state=state,
+            form=FlaskForm(),
+            secret=secret,
+            portal_name=_portal_name(enrolment),
+        ), status
     if j.finalise is not None:
         form = j.finalise.form()
         form.enrolment = enrolment
@@ -391,8 +447,16 @@ def link(secret: str) -> Any:
             row.used_at = utcnow()
             return _activate(j, enrolment, "email")
         extra = j.finalise.context(enrolment, form) if j.finalise.context else {}
-        return _page(j.finalise.template, j, enrolment, form=form, step=j.finalise,
-                     index=len(j.steps), total=len(j.steps) + 1, **extra)  # fmt: skip
+        return _page(
+            j.finalise.template,
+            j,
+            enrolment,
+            form=form,
+            step=j.finalise,
+            index=len(j.steps),
+            total=len(j.steps) + 1,
+            **extra,
+        )
     form = FlaskForm()
     if form.validate_on_submit():
         row.used_at = utcnow()
@@ -411,9 +475,19 @@ def link_resend(secret: str) -> Any:
         or enrolment is None
         or not FlaskForm().validate_on_submit()
     ):
-        return render_template("enrolment/link_state.html", state=state, form=FlaskForm(),
-                               secret=secret, portal_name=_portal_name(enrolment)), 410  # fmt: skip
+        return render_template(
+            "enrolment/link_state.html",
+            state=state,
+            form=FlaskForm(),
+            secret=secret,
+            portal_name=_portal_name(enrolment),
+        ), 410
     _send_link(j, enrolment)
-    return render_template("enrolment/link_state.html", state="resent", form=FlaskForm(),
-                           secret=secret, portal_name=_portal_name(enrolment),
-                           email=v.mask_email(enrolment.data["email"]))  # fmt: skip
+    return render_template(
+        "enrolment/link_state.html",
+        state="resent",
+        form=FlaskForm(),
+        secret=secret,
+        portal_name=_portal_name(enrolment),
+        email=v.mask_email(enrolment.data["email"]),
+    )

@@ -365,7 +365,7 @@ def _make_token_generator(app: Flask) -> BearerTokenGenerator:
     def opaque(*args: Any, **kwargs: Any) -> str:
         return tokens.new_token(32)
 
-    jwt_format = app.config["ACCESS_TOKEN_FORMAT"] == "jwt"
+    jwt_format = app.config["ACCESS_TOKEN_FORMAT"] == "jwt"  # noqa: S105
     return BearerTokenGenerator(
         access_token_generator=jwt_access_token if jwt_format else opaque,
         refresh_token_generator=opaque,

@@ -233,6 +233,11 @@ def test_prompt_none_without_session_returns_login_required(flow):
     error_redirect(flow.authorize(prompt="none"), flow.portal, "login_required", flow.state)
 
 
+def test_prompt_none_combined_with_another_value_is_invalid_request(flow):
+    """OIDC Core 3.1.2.1: none with any other prompt value is an error."""
+    error_redirect(flow.authorize(prompt="none login"), flow.portal, "invalid_request", flow.state)
+
+
 def test_prompt_none_with_session_returns_code(client, flow, person):
     """oidcc-prompt-none-logged-in"""
     first = id_token_claims(client, flow.tokens(person))

@@ -74,6 +74,7 @@ def test_logout_with_hint_redirects_to_the_registered_uri_with_state(client, flo
     )
     assert response.status_code == 302, response.status_code
     assert response.headers["Location"] == POST_LOGOUT + "?state=bye-42"
+    assert client.get_cookie("idp_session") is None, "session cookie not cleared"
     assert_logged_out(flow)
 
 

@@ -66,3 +66,22 @@ def test_refresh_token_rotated_on_one_instance_is_refused_by_the_other(app, make
     response = b.post("/token", data=data, auth=auth)
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_grant"
+
+
+def test_prompt_login_asked_on_one_instance_is_satisfied_by_a_login_on_the_other(
+    app, make_app, factories
+):
+    """The prompt=login marker travels in the signed session cookie, not in process memory."""
+    other = make_app()
+    person = factories.account()
+    portal = factories.portal()
+    a, b = app.test_client(), other.test_client()
+    flow_a, flow_b = Flow(a, portal), Flow(b, portal)
+    flow_a.tokens(person)
+    response = flow_a.authorize(prompt="login")  # A
+    assert response.headers["Location"].startswith("/connexion")
+    copy_cookies(a, b)
+    back = flow_b.login(response, person.email, person.password)  # B
+    assert back.status_code == 302
+    copy_cookies(b, a)
+    assert flow_a.follow_to_callback(back)["code"]  # A
