@@ -21,13 +21,6 @@ LOCALES = ("fr", "en")
 
 
 def select_locale() -> str:
-    wanted = request.args.get("ui_locales")
-    if wanted:
-        for tag in wanted.split():
-            lang = tag.split("-")[0].lower()
-            if lang in LOCALES:
-                session["locale"] = lang
-                break
     if session.get("locale") in LOCALES:
         return session["locale"]
     return request.accept_languages.best_match(LOCALES) or "fr"
@@ -97,6 +90,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def zxcvbn_static():
         """The password strength estimator (same algorithm as the server's)."""
         return send_from_directory(ZXCVBN_DIST, "zxcvbn.js", max_age=86400)
+
+    @app.before_request
+    def remember_ui_locales() -> None:
+        # OIDC Core 3.1.2.1: ui_locales on /authorize applies to the pages that follow.
+        if request.args.get("ui_locales") or request.form.get("ui_locales"):
+            wanted = request.args.get("ui_locales") or request.form.get("ui_locales")
+            for tag in wanted.split():
+                lang = tag.split("-")[0].lower()
+                if lang in LOCALES:
+                    session["locale"] = lang
+                    break
 
     @app.after_request
     def security_headers(response):
