@@ -20,3 +20,4 @@ if [ "${WITH_BROWSER:-0}" = "1" ] && [ ! -x /usr/bin/chromium ]; then
     sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
   fi
 fi
+.venv/bin/pybabel -q compile -d idp/translations
