@@ -90,6 +90,13 @@ def make_app(app, tmp_path_factory):
     yield build
     for other in made:
         dispose(other)
+    # Flask-Limiter is one extension object: the last init_app sets `enabled` and the
+    # storage for every app of the process. Give the session app its settings back.
+    from idp.extensions import limiter
+
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+    if getattr(limiter, "_storage", None) is not None:  # none when never enabled
+        limiter.reset()
 
 
 @pytest.fixture(autouse=True)

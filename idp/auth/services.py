@@ -18,11 +18,17 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def find_account(identifier: str) -> Account | None:
-    """An account by email (case-insensitive) or username."""
+# Login identifiers other than email/username, with the validator that normalises them.
+IDENTIFIER_KINDS = ("nir", "finess", "ine")
+
+
+def find_account(identifier: str, kind: str = "any") -> Account | None:
+    """An account by email (case-insensitive) or username, or by a registered identifier."""
     ident = identifier.strip()
     if not ident:
         return None
+    if kind in IDENTIFIER_KINDS:
+        return _by_identifier(kind, ident)
     return db.session.scalar(
         select(Account).where(
             or_(
@@ -33,12 +39,33 @@ def find_account(identifier: str) -> Account | None:
     )
 
 
-def authenticate(identifier: str, password: str, origin: audit.Origin) -> Account:
+def _by_identifier(kind: str, raw: str) -> Account | None:
+    from idp.enrolment import validators
+    from idp.enrolment.models import AccountIdentifier
+    from idp.enrolment.services import identifier_hash
+
+    try:
+        value = getattr(validators, kind)(raw)
+    except ValueError:
+        return None
+    return db.session.scalar(
+        select(Account)
+        .join(AccountIdentifier, AccountIdentifier.account_id == Account.id)
+        .where(
+            AccountIdentifier.kind == kind,
+            AccountIdentifier.lookup_hash == identifier_hash(kind, value),
+        )
+    )
+
+
+def authenticate(
+    identifier: str, password: str, origin: audit.Origin, kind: str = "any"
+) -> Account:
     """Return the account, or raise one generic error whatever failed.
 
     A missing account still costs one argon2 verification (timing says nothing).
     """
-    account = find_account(identifier)
+    account = find_account(identifier, kind)
     ok, new_hash = verify_password(account.password_hash if account else None, password)
     if account is None or not ok:
         audit.record(

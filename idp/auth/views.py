@@ -53,6 +53,12 @@ def _login_limit() -> str:
 def login() -> Any:
     """Identifier + password login page."""
     next_url = safe_next(request.args.get("next"))
+    from idp.enrolment.engine import get_journey  # the enrolment package imports this one
+
+    portal = _portal_of(next_url)
+    journey_name = (portal.journey if portal else None) or current_app.config["DEFAULT_JOURNEY"]
+    journey = get_journey(journey_name)
+    login_kind = journey.login_kind if portal and journey else "any"
     form = LoginForm()
     if request.method == "GET" and request.args.get("login_hint"):
         form.identifier.data = request.args["login_hint"][:254]
@@ -60,7 +66,9 @@ def login() -> Any:
     if form.validate_on_submit():
         origin = audit.origin_of(request)
         try:
-            account = services.authenticate(form.identifier.data, form.password.data, origin)
+            account = services.authenticate(
+                form.identifier.data, form.password.data, origin, login_kind
+            )
         except InvalidCredentials:
             error = _("Identifiant ou mot de passe incorrect.")
         except AccountUnavailable as exc:
@@ -77,11 +85,14 @@ def login() -> Any:
             sso.set_cookie(response, secret)
             return response
         db.session.commit()
-    portal = _portal_of(next_url)
-    journey = (portal.journey if portal else None) or current_app.config["DEFAULT_JOURNEY"]
-    signup_url = url_for("enrolment.start", journey=journey, next=next_url)
+    signup_url = url_for("enrolment.start", journey=journey_name, next=next_url)
     return render_template(
-        "auth/login.html", form=form, error=error, portal=portal, signup_url=signup_url
+        "auth/login.html",
+        form=form,
+        error=error,
+        portal=portal,
+        signup_url=signup_url,
+        login_kind=login_kind,
     )
 
 

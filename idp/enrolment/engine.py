@@ -58,6 +58,9 @@ class Journey:
     # After the email link: a finalisation form (ARS) instead of immediate activation.
     finalise: Step | None = None
     offers_franceconnect: bool = False
+    # How this journey's portals log people in: "any" (email or username) or an
+    # identifier kind ("nir", "finess", "ine") looked up by its keyed hash.
+    login_kind: str = "any"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def index(self, step_name: str) -> int:

@@ -1,7 +1,7 @@
 """Field validators: plain functions that return the normalised value or raise ValueError.
 
-Messages are short French sentences shown under the field. ``Validator`` adapts any of them
-to WTForms.
+Messages are short French sentences shown under the field, translated when raised (see ``_``)
+so that ``str(exc)`` is in the page's language. ``Validator`` adapts any of them to WTForms.
 """
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError
 from email_validator import validate_email
+from flask import current_app
+from flask import has_app_context
+from flask import has_request_context
+from flask_babel import force_locale
+from flask_babel import gettext
 from phonenumbers import PhoneNumberFormat
 from phonenumbers import PhoneNumberType
 from stdnum import luhn
@@ -24,6 +29,19 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import nir as stdnum_nir
 from stdnum.fr import siret as stdnum_siret
 from wtforms.validators import ValidationError
+
+
+def _(message: str, **variables: Any) -> str:
+    """gettext at raise time, so that a ValueError carries a plain str.
+
+    In a request: the page's language. Without an app (unit tests): the French source. In an
+    app context without a request (CLI, jobs): the default language, as for mails.
+    """
+    if has_request_context() or not has_app_context():
+        return gettext(message, **variables)
+    with force_locale(current_app.config.get("DEFAULT_LOCALE", "fr")):
+        return gettext(message, **variables)
+
 
 # --- Phones ------------------------------------------------------------------------------
 
@@ -46,7 +64,7 @@ def _parse_phone(value: str) -> phonenumbers.PhoneNumber:
             break
         if text.startswith("+"):
             break
-    raise ValueError("Numéro de téléphone invalide. Exemple : 06 12 34 56 78.")
+    raise ValueError(_("Numéro de téléphone invalide. Exemple : 06 12 34 56 78."))
 
 
 def phone(value: str) -> str:
@@ -58,7 +76,7 @@ def mobile_phone(value: str) -> str:
     """Like phone(), for a mobile (06/07, or an overseas mobile) that can receive SMS."""
     number = _parse_phone(value)
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-        raise ValueError("Indiquez un numéro de mobile (06 ou 07).")
+        raise ValueError(_("Indiquez un numéro de mobile (06 ou 07)."))
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
@@ -82,7 +100,7 @@ def email(value: str) -> str:
     try:
         checked = validate_email((value or "").strip(), check_deliverability=False)
     except EmailNotValidError:
-        raise ValueError("Adresse électronique invalide. Exemple : nom@domaine.fr.") from None
+        raise ValueError(_("Adresse électronique invalide. Exemple : nom@domaine.fr.")) from None
     return checked.normalized.lower()
 
 
@@ -90,13 +108,13 @@ def emails_match(first: str, second: str) -> str:
     """The "typed twice" check: both entries normalise to the same address."""
     address = email(first)
     if address != email(second):
-        raise ValueError("Les deux adresses électroniques ne sont pas identiques.")
+        raise ValueError(_("Les deux adresses électroniques ne sont pas identiques."))
     return address
 
 
 def mask_email(address: str) -> str:
     """ "marie.dupont@domaine.fr" → "m***@domaine.fr"."""
-    local, _, domain = address.partition("@")
+    local, _at, domain = address.partition("@")
     return f"{local[:1]}***@{domain}"
 
 
@@ -121,15 +139,15 @@ def past_date(value: str | date, today: date | None = None) -> date:
         elif m := _ISO.fullmatch(text):
             y, mo, d = m.groups()
         else:
-            raise ValueError("Date invalide : utilisez le format JJ/MM/AAAA.")
+            raise ValueError(_("Date invalide : utilisez le format JJ/MM/AAAA."))
         try:
             day = date(int(y), int(mo), int(d))
         except ValueError:
-            raise ValueError("Cette date n'existe pas.") from None
+            raise ValueError(_("Cette date n'existe pas.")) from None
     if day > today:
-        raise ValueError("La date ne peut pas être dans le futur.")
+        raise ValueError(_("La date ne peut pas être dans le futur."))
     if day.year < 1900:
-        raise ValueError("La date ne peut pas être antérieure à 1900.")
+        raise ValueError(_("La date ne peut pas être antérieure à 1900."))
     return day
 
 
@@ -163,11 +181,11 @@ def siret(value: str) -> str:
     """14 digits (spaces allowed), Luhn key (La Poste's establishments: digit sum % 5)."""
     number = _compact(value)
     if not re.fullmatch(r"\d{14}", number):
-        raise ValueError("Le SIRET comporte 14 chiffres.")
+        raise ValueError(_("Le SIRET comporte 14 chiffres."))
     try:
         return stdnum_siret.validate(number)
     except StdnumError:
-        raise ValueError("Ce numéro SIRET n'est pas valide : vérifiez-le.") from None
+        raise ValueError(_("Ce numéro SIRET n'est pas valide : vérifiez-le.")) from None
 
 
 def rna(value: str) -> str:
@@ -179,7 +197,7 @@ def rna(value: str) -> str:
     """
     number = _compact(value)
     if not re.fullmatch(r"W\d[0-9A-Z]\d{7}", number):
-        raise ValueError("Le n° RNA commence par W suivi de 9 caractères (ex : W751234567).")
+        raise ValueError(_("Le n° RNA commence par W suivi de 9 caractères (ex : W751234567)."))
     return number
 
 
@@ -217,7 +235,7 @@ def ine(value: str) -> str:
     if number == INE_MISSING:
         return INE_MISSING
     if len(number) != 11:
-        raise ValueError("Le n° INE comporte 11 caractères (ou saisissez 0000).")
+        raise ValueError(_("Le n° INE comporte 11 caractères (ou saisissez 0000)."))
     if re.fullmatch(r"\d{9}[A-HJK]{2}", number) or re.fullmatch(r"\d{4}A\d{5}[A-HJ-NPR-Z]", number):
         return number
     if re.fullmatch(r"\d{10}[A-HJ-NPR-Z]", number):
@@ -225,9 +243,9 @@ def ine(value: str) -> str:
     elif re.fullmatch(r"[0-9A-Z]{10}\d", number):
         ok = _ine_base36_ok(number)
     else:
-        raise ValueError("Ce n° INE n'a pas un format connu : vérifiez-le.")
+        raise ValueError(_("Ce n° INE n'a pas un format connu : vérifiez-le."))
     if not ok:
-        raise ValueError("Ce n° INE n'est pas valide : vérifiez la clé (dernier caractère).")
+        raise ValueError(_("Ce n° INE n'est pas valide : vérifiez la clé (dernier caractère)."))
     return number
 
 
@@ -236,13 +254,15 @@ def nir(value: str) -> str:
     the key, which python-stdnum handles. Returns the 15 characters without spaces."""
     number = _compact(value)
     if len(number) != 15:
-        raise ValueError("Le n° de sécurité sociale comporte 15 caractères, clé comprise.")
+        raise ValueError(_("Le n° de sécurité sociale comporte 15 caractères, clé comprise."))
     if number[0] not in "123478":
-        raise ValueError("Le n° de sécurité sociale commence par 1 ou 2.")
+        raise ValueError(_("Le n° de sécurité sociale commence par 1 ou 2."))
     try:
         return stdnum_nir.validate(number)
     except StdnumError:
-        raise ValueError("Ce n° de sécurité sociale n'est pas valide : vérifiez la clé.") from None
+        raise ValueError(
+            _("Ce n° de sécurité sociale n'est pas valide : vérifiez la clé.")
+        ) from None
 
 
 def finess(value: str) -> str:
@@ -253,9 +273,9 @@ def finess(value: str) -> str:
     """
     number = _compact(value)
     if not re.fullmatch(r"(\d\d|2[AB])\d{7}", number):
-        raise ValueError("Le n° FINESS comporte 9 chiffres.")
+        raise ValueError(_("Le n° FINESS comporte 9 chiffres."))
     if number.isdigit() and not luhn.is_valid(number):
-        raise ValueError("Ce n° FINESS n'est pas valide : vérifiez-le.")
+        raise ValueError(_("Ce n° FINESS n'est pas valide : vérifiez-le."))
     return number
 
 
@@ -270,7 +290,7 @@ def vitale_serial(value: str) -> str:
     """
     number = _compact(value)
     if not re.fullmatch(r"\d{11}", number):
-        raise ValueError("Le numéro de série comporte 11 chiffres (ex : 0102457612 4).")
+        raise ValueError(_("Le numéro de série comporte 11 chiffres (ex : 0102457612 4)."))
     return number
 
 
@@ -282,9 +302,9 @@ def postcode(value: str) -> str:
     codes, not postcodes)."""
     code = _compact(value)
     if re.fullmatch(r"2[AB]\d{3}", code):
-        raise ValueError("En Corse, le code postal commence par 20 (ex : 20000).")
+        raise ValueError(_("En Corse, le code postal commence par 20 (ex : 20000)."))
     if not re.fullmatch(r"(0[1-9]|[1-8]\d|9[0-578])\d{3}", code):
-        raise ValueError("Le code postal comporte 5 chiffres (ex : 75001).")
+        raise ValueError(_("Le code postal comporte 5 chiffres (ex : 75001)."))
     return code
 
 
@@ -295,7 +315,7 @@ def civility(value: str) -> str:
     """ "Madame" or "Monsieur" (also mme, m., any case)."""
     found = _CIVILITIES.get((value or "").strip().lower().rstrip("."))
     if found is None:
-        raise ValueError("Choisissez Madame ou Monsieur.")
+        raise ValueError(_("Choisissez Madame ou Monsieur."))
     return found
 
 
@@ -307,12 +327,12 @@ def person_name(value: str) -> str:
     text = unicodedata.normalize("NFC", value or "").replace("’", "'")
     text = re.sub(r"\s*-\s*", "-", re.sub(r"\s+", " ", text)).strip()
     if not text:
-        raise ValueError("Ce champ est obligatoire.")
+        raise ValueError(_("Ce champ est obligatoire."))
     if len(text) > 100:
-        raise ValueError("100 caractères au maximum.")
+        raise ValueError(_("100 caractères au maximum."))
     if not _NAME.fullmatch(text):
         raise ValueError(
-            "Utilisez seulement des lettres, des espaces, des tirets et des apostrophes."
+            _("Utilisez seulement des lettres, des espaces, des tirets et des apostrophes.")
         )
     return text
 
@@ -339,7 +359,7 @@ def suggest_username(given: str, family: str, taken: Callable[[str], bool]) -> s
     first = _slug((given or "").strip().split(" ")[0]) if (given or "").strip() else ""
     base = ".".join(p for p in (first, _slug(family or "")) if p)[:60].strip(".-")
     if not base:
-        raise ValueError("Indiquez votre nom et votre prénom.")
+        raise ValueError(_("Indiquez votre nom et votre prénom."))
     for candidate in itertools.chain([base], (f"{base}{n}" for n in itertools.count(2))):
         if not taken(candidate):
             return candidate
@@ -354,7 +374,7 @@ def username(value: str) -> str:
     text = (value or "").strip().lower()
     if not _USERNAME.fullmatch(text) or ".." in text:
         raise ValueError(
-            "De 3 à 64 caractères : lettres sans accent, chiffres, point, tiret ou tiret bas."
+            _("De 3 à 64 caractères : lettres sans accent, chiffres, point, tiret ou tiret bas.")
         )
     return text
 

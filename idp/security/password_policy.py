@@ -1,7 +1,10 @@
 """Password policies as data: checked here, mirrored live in the browser by static/password.js.
 
 A portal names its policy (``POLICIES`` key); ``check_password`` returns every broken rule as a
-short French message. Strength is zxcvbn's 0–4 score, the same library the browser runs.
+short message. Strength is zxcvbn's 0–4 score, the same library the browser runs.
+
+Messages and labels are French source strings, translated when they are built (see ``_``): in
+a request, in the page's language; without an app (unit tests), in French.
 """
 
 from __future__ import annotations
@@ -18,11 +21,33 @@ from dataclasses import field
 from datetime import date
 from typing import Any
 
+from flask import current_app
+from flask import has_app_context
+from flask import has_request_context
+from flask_babel import force_locale
+from flask_babel import gettext
+from flask_babel.speaklater import LazyString
 from wtforms.validators import ValidationError
 from zxcvbn import zxcvbn
 from zxcvbn.matching import RANKED_DICTIONARIES
 
-STRENGTH_LABELS = ("Très faible", "Faible", "Moyen", "Fort", "Très fort")
+
+def _(message: str, **variables: Any) -> str:
+    """gettext, safe everywhere: the page's language in a request, the French source without an
+    app (unit tests), the default language in an app context without a request (CLI, jobs)."""
+    if has_request_context() or not has_app_context():
+        return gettext(message, **variables)
+    with force_locale(current_app.config.get("DEFAULT_LOCALE", "fr")):
+        return gettext(message, **variables)
+
+
+def _l(message: str, **variables: Any) -> LazyString:
+    """``_`` deferred to the moment the string is used (module-level constants)."""
+    return LazyString(_, message, **variables)
+
+
+# Lazy: each str() gives the label in the current language.
+STRENGTH_LABELS = (_l("Très faible"), _l("Faible"), _l("Moyen"), _l("Fort"), _l("Très fort"))
 # zxcvbn 4.5 (Python) refuses longer input, and its cost grows fast with length: both sides
 # estimate on the first 72 characters (static/password.js truncates the same way).
 ZXCVBN_MAX_LENGTH = 72
@@ -75,27 +100,33 @@ class PasswordPolicy:
         """(key, label) of each rule, in the order of the page's checklist."""
         out = []
         if self.max_length < DEFAULT_MAX_LENGTH:
-            out.append(("length", f"Entre {self.min_length} et {self.max_length} caractères"))
-        else:
-            out.append(("length", f"{self.min_length} caractères minimum"))
-        if self.require_upper:
-            out.append(("upper", "1 majuscule"))
-        if self.require_lower:
-            out.append(("lower", "1 minuscule"))
-        if self.require_digit:
-            out.append(("digit", "1 chiffre"))
-        if self.require_special:
-            out.append(("special", "1 caractère spécial (!#@%&…)"))
-        if self.require_digit_or_special:
-            out.append(("digit_or_special", "1 chiffre ou 1 caractère spécial"))
-        if self.allowed_chars:
-            out.append(("allowed", f"Lettres sans accent, chiffres et {self.allowed_specials()}"))
-        if self.forbid_personal:
-            out.append(
-                ("personal", "Ni nom, ni date de naissance, ni identifiant (même en partie)")
+            length = _(
+                "Entre %(min)d et %(max)d caractères", min=self.min_length, max=self.max_length
             )
+        else:
+            length = _("%(min)d caractères minimum", min=self.min_length)
+        out.append(("length", length))
+        if self.require_upper:
+            out.append(("upper", _("1 majuscule")))
+        if self.require_lower:
+            out.append(("lower", _("1 minuscule")))
+        if self.require_digit:
+            out.append(("digit", _("1 chiffre")))
+        if self.require_special:
+            out.append(("special", _("1 caractère spécial (!#@%&…)")))
+        if self.require_digit_or_special:
+            out.append(("digit_or_special", _("1 chiffre ou 1 caractère spécial")))
+        if self.allowed_chars:
+            label = _(
+                "Lettres sans accent, chiffres et %(specials)s", specials=self.allowed_specials()
+            )
+            out.append(("allowed", label))
+        if self.forbid_personal:
+            label = _("Ni nom, ni date de naissance, ni identifiant (même en partie)")
+            out.append(("personal", label))
         if self.min_strength:
-            out.append(("strength", f'Le niveau "{STRENGTH_LABELS[self.min_strength]}"'))
+            label = _('Le niveau "%(level)s"', level=str(STRENGTH_LABELS[self.min_strength]))
+            out.append(("strength", label))
         return out
 
     def allowed_specials(self) -> str:
@@ -109,7 +140,7 @@ class PasswordPolicy:
         """The policy for static/password.js (data-password-policy attribute)."""
         data: dict[str, Any] = asdict(self)
         data["rules"] = self.rules()
-        data["strength_labels"] = STRENGTH_LABELS
+        data["strength_labels"] = [str(label) for label in STRENGTH_LABELS]
         data["zxcvbn_max_length"] = ZXCVBN_MAX_LENGTH
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
@@ -231,9 +262,9 @@ def _personal_errors(password: str, personal: PersonalInfo) -> list[str]:
     errors = []
     parts = {p for n in personal.names for p in _NAME_SPLIT.split(fold(n))}
     if any(sum(c.isalpha() for c in p) >= 3 and p in folded for p in parts):
-        errors.append("Le mot de passe ne doit pas contenir votre nom ou prénom.")
+        errors.append(_("Le mot de passe ne doit pas contenir votre nom ou prénom."))
     if personal.birthdate and any(f in password for f in date_forms(personal.birthdate)):
-        errors.append("Le mot de passe ne doit pas contenir votre date de naissance.")
+        errors.append(_("Le mot de passe ne doit pas contenir votre date de naissance."))
     for ident in personal.identifiers:
         compact = _compact(ident)
         if len(compact) < 3:
@@ -246,12 +277,17 @@ def _personal_errors(password: str, personal: PersonalInfo) -> list[str]:
             pieces = [p for p in _IDENT_SPLIT.split(compact) if len(p) >= 4 and p not in parts]
             hit = compact in folded or any(p in folded for p in pieces)
         if hit:
-            what = (
-                "votre n° de sécurité sociale"
-                if _NIR_LIKE.fullmatch(compact)
-                else "votre identifiant"
-            )
-            errors.append(f"Le mot de passe ne doit pas contenir {what} ni une partie de celui-ci.")
+            if _NIR_LIKE.fullmatch(compact):
+                message = _(
+                    "Le mot de passe ne doit pas contenir votre n° de sécurité sociale "
+                    "ni une partie de celui-ci."
+                )
+            else:
+                message = _(
+                    "Le mot de passe ne doit pas contenir votre identifiant "
+                    "ni une partie de celui-ci."
+                )
+            errors.append(message)
             break
     return errors
 
@@ -289,44 +325,49 @@ def is_common(password: str, estimate: dict[str, Any] | None = None) -> bool:
 def check_password(
     policy: PasswordPolicy, password: str, personal: PersonalInfo | None = None
 ) -> list[str]:
-    """Every rule the password breaks, as short French messages (empty list: accepted)."""
+    """Every rule the password breaks, as short messages (empty list: accepted)."""
     password = password or ""
     errors = []
     if len(password) < policy.min_length:
-        errors.append(f"Saisissez au moins {policy.min_length} caractères.")
+        errors.append(_("Saisissez au moins %(num)d caractères.", num=policy.min_length))
     if len(password) > policy.max_length:
         # Nothing more is computed on an oversized input (a megabyte POST costs nothing).
-        return [f"Saisissez au plus {policy.max_length} caractères."]
+        return [_("Saisissez au plus %(num)d caractères.", num=policy.max_length)]
     has_digit = any(c in string.digits for c in password)
     has_special = any(not c.isalnum() for c in password)
     if policy.require_upper and not any(c.isupper() for c in password):
-        errors.append("Ajoutez au moins 1 majuscule.")
+        errors.append(_("Ajoutez au moins 1 majuscule."))
     if policy.require_lower and not any(c.islower() for c in password):
-        errors.append("Ajoutez au moins 1 minuscule.")
+        errors.append(_("Ajoutez au moins 1 minuscule."))
     if policy.require_digit and not has_digit:
-        errors.append("Ajoutez au moins 1 chiffre.")
+        errors.append(_("Ajoutez au moins 1 chiffre."))
     if policy.require_special and not has_special:
-        errors.append("Ajoutez au moins 1 caractère spécial (!#@%&…).")
+        errors.append(_("Ajoutez au moins 1 caractère spécial (!#@%&…)."))
     if policy.require_digit_or_special and not (has_digit or has_special):
-        errors.append("Ajoutez au moins 1 chiffre ou 1 caractère spécial.")
+        errors.append(_("Ajoutez au moins 1 chiffre ou 1 caractère spécial."))
     allowed = re.compile(policy.allowed_chars) if policy.allowed_chars else None
     bad = [c for c in password if (not allowed.fullmatch(c) if allowed else not c.isprintable())]
     if bad:
-        shown = ", ".join(dict.fromkeys("espace" if c == " " else c for c in bad))
-        errors.append(f"Caractères non autorisés : {shown}.")
+        # Translators: the name of the space character, in a list of refused characters.
+        space = _("espace")
+        shown = ", ".join(dict.fromkeys(space if c == " " else c for c in bad))
+        errors.append(_("Caractères non autorisés : %(chars)s.", chars=shown))
     if policy.forbid_personal and personal is not None:
         errors += _personal_errors(password, personal)
     if not password:
         return errors
     estimate = _estimate(password, personal_inputs(personal))
     if is_common(password, estimate):
-        errors.append("Ce mot de passe est trop courant. Choisissez-en un autre.")
+        errors.append(_("Ce mot de passe est trop courant. Choisissez-en un autre."))
     score = int(estimate["score"])
     if score < policy.min_strength:
         errors.append(
-            f'Niveau de sécurité "{STRENGTH_LABELS[score]}" : il faut au moins '
-            f'"{STRENGTH_LABELS[policy.min_strength]}". '
-            "Allongez-le ou ajoutez des mots peu courants."
+            _(
+                'Niveau de sécurité "%(level)s" : il faut au moins "%(required)s". '
+                "Allongez-le ou ajoutez des mots peu courants.",
+                level=str(STRENGTH_LABELS[score]),
+                required=str(STRENGTH_LABELS[policy.min_strength]),
+            )
         )
     return errors
 
