@@ -341,3 +341,4 @@ def backchannel_retry() -> None:
 def register_cli(app: Flask) -> None:
     for group in (keys, clients, users, purge_command, backchannel_group):
         app.cli.add_command(group)
+    __import__("idp.registry", fromlist=["init_app"]).init_app(app)  # registry models + CLI

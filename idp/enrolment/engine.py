@@ -73,10 +73,28 @@ class Journey:
         return self.steps[self.index(step_name)]
 
 
+class Stop(Exception):  # noqa: N818 (a control-flow signal, not an error)
+    """Raised by a step's `save` to end the journey politely (e.g. CGU refused).
+
+    The view cancels the sign-up (nothing stays) and renders `template`.
+    """
+
+    def __init__(self, template: str):
+        super().__init__(template)
+        self.template = template
+
+
 JOURNEYS: dict[str, Journey] = {}
 
 
+# URL segments the generic views own under /inscription/<journey>/.
+RESERVED_STEP_NAMES = frozenset({"activation", "courriel-envoye", "renvoyer", "code", "annuler"})
+
+
 def register(journey: Journey) -> Journey:
+    clash = RESERVED_STEP_NAMES & {step.name for step in journey.steps}
+    if clash:
+        raise ValueError(f"step names reserved by the engine: {sorted(clash)}")
     JOURNEYS[journey.name] = journey
     return journey
 

@@ -26,6 +26,10 @@ def personal_info(enrolment: Enrolment | None) -> PersonalInfo:
     identifiers = [data.get(k) for k in ("username", "ine", "siret", "rna", "nir")]
     email = data.get("email") or ""
     identifiers.append(email.split("@")[0] if email else None)
+    if data.get("nir_encrypted"):
+        from idp.registry.crypto import decrypt
+
+        identifiers.append(decrypt(data["nir_encrypted"]))
     born = data.get("birthdate")
     return PersonalInfo(
         names=[n for n in names if n],

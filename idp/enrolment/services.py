@@ -54,6 +54,22 @@ def identifier_hash(kind: str, value: str) -> str:
     return tokens.keyed_hash(f"{kind}:{value}", "account-identifier")
 
 
+def identifier_in_use(kind: str, value: str) -> bool:
+    return (
+        db.session.scalar(
+            select(AccountIdentifier.id).where(
+                AccountIdentifier.kind == kind,
+                AccountIdentifier.lookup_hash == identifier_hash(kind, value),
+            )
+        )
+        is not None
+    )
+
+
+def record_consent(account: Account, kind: str, *, granted: bool, version: str | None = None) -> None:
+    db.session.add(AccountConsent(account_id=account.id, kind=kind, version=version, granted=granted))
+
+
 def add_identifier(account: Account, kind: str, value: str, *, shown: bool = True) -> None:
     db.session.add(
         AccountIdentifier(

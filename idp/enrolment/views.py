@@ -13,6 +13,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField
@@ -148,7 +149,16 @@ def step(journey: str, step: str) -> Any:
     if request.method == "GET" and current_step.load:
         current_step.load(enrolment, form)
     if form.validate_on_submit():
-        current_step.save(enrolment, form)
+        try:
+            current_step.save(enrolment, form)
+        except engine.Stop as stop:
+            engine.cancel(enrolment)
+            audit.record("enrolment.stopped", origin=audit.origin_of(request), journey=j.name,
+                         at=current_step.name)  # fmt: skip
+            db.session.commit()
+            response = current_app.make_response(_page(stop.template, j, None))
+            response.delete_cookie(COOKIE)
+            return response
         following = engine.advance(j, enrolment, current_step)
         if following is not None:
             db.session.commit()
@@ -410,8 +420,8 @@ def username_available() -> Response:
     except ValueError as exc:
         return jsonify(available=False, message=str(exc))
     if services.username_in_use(username):
-        return jsonify(available=False, message="Cet identifiant n'est pas disponible.")
-    return jsonify(available=True, message="Identifiant disponible !")
+        return jsonify(available=False, message=_("Cet identifiant n'est pas disponible."))
+    return jsonify(available=True, message=_("Identifiant disponible !"))
 
 
 def _link_context(secret: str) -> tuple[Any, Enrolment | None, Journey | None, str]:

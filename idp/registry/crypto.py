@@ -11,8 +11,10 @@ KEYS_DIR itself as a signing key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -33,17 +35,15 @@ def key_file() -> Path:
 
 
 def _create(path: Path) -> None:
-    """Write a first key atomically; if another process wins the race, keep its file."""
+    """Write a first key atomically (readers never see a half-written file)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".data-keys-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump([Fernet.generate_key().decode()], fh)
         os.chmod(tmp, 0o600)
-        try:
+        with contextlib.suppress(FileExistsError):  # another process created it first
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         os.unlink(tmp)
 
@@ -83,3 +83,8 @@ def decrypt(token: str) -> str:
 def nir_hash(nir: str) -> str:
     """Lookup hash of a 15-character NIR (normalise it first)."""
     return keyed_hash(nir, "nir")
+
+
+def confidential_code_hash(code: str) -> str:
+    """Stored form of a professional's confidential code (spaces ignored)."""
+    return keyed_hash(re.sub(r"\s", "", code), "confidential_code")
