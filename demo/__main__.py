@@ -26,10 +26,12 @@ from idp.oidc.clients import create_client
 from idp.oidc.clients import get_client
 from idp.oidc.clients import rotate_secret
 from idp.oidc.clients import update_client
+from idp.registry.services import import_csv
 
 HOST = "127.0.0.1"
 # Sign-up journey of each demo portal (the others get theirs with the registry issue).
-JOURNEYS = {"portail-citoyen": "citoyen", "ars-internes": "ars-interne"}
+JOURNEYS = {"portail-citoyen": "citoyen", "ars-internes": "ars-interne", "ameli": "ameli"}
+DATA = Path(__file__).resolve().parent / "data"
 IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "5000"))
 PORTALS_PORT = int(os.environ.get("DEMO_PORTALS_PORT", "5100"))
 SMTP_PORT = int(os.environ.get("DEMO_SMTP_PORT", "1025"))
@@ -84,6 +86,11 @@ def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
                     birthdate=dt.date.fromisoformat(born),
                     active=True,
                 )
+        for kind in ("insured", "professional"):
+            path = DATA / f"{kind}.csv"
+            if path.exists():
+                with path.open(encoding="utf-8") as stream:
+                    import_csv(kind, stream)
         db.session.commit()
     secrets_file.write_text(json.dumps(known))
     os.chmod(secrets_file, 0o600)
@@ -122,6 +129,10 @@ Comptes de démonstration :"""
     )
     for email, password, *_ in DEMO_PEOPLE:
         print(f"  {email} / {password}")
+    print(
+        "\nCréation de compte ameli (registre de démonstration) : nom DUBOIS ou MARTIN,"
+        "\n  NIR 2 62 08 75 107 123 71, né(e) le 24/08/1962, code postal 75007."
+    )
     print("\nCtrl+C pour arrêter.", flush=True)
     idp_server = make_server(HOST, IDP_PORT, app, threaded=True)
     try:
