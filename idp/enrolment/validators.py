@@ -28,7 +28,6 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import nir as stdnum_nir
 from stdnum.fr import siret as stdnum_siret
-from wtforms.validators import ValidationError
 
 
 def _(message: str, **variables: Any) -> str:
@@ -102,14 +101,6 @@ def email(value: str) -> str:
     except EmailNotValidError:
         raise ValueError(_("Adresse électronique invalide. Exemple : nom@domaine.fr.")) from None
     return checked.normalized.lower()
-
-
-def emails_match(first: str, second: str) -> str:
-    """The "typed twice" check: both entries normalise to the same address."""
-    address = email(first)
-    if address != email(second):
-        raise ValueError(_("Les deux adresses électroniques ne sont pas identiques."))
-    return address
 
 
 def mask_email(address: str) -> str:
@@ -377,38 +368,3 @@ def username(value: str) -> str:
             _("De 3 à 64 caractères : lettres sans accent, chiffres, point, tiret ou tiret bas.")
         )
     return text
-
-
-# --- WTForms -----------------------------------------------------------------------------
-
-
-class Validator:
-    """Adapts a plain validator to WTForms: the normalised value replaces field.data.
-
-    Emptiness is left to DataRequired/Optional, as with WTForms' own validators.
-    """
-
-    def __init__(self, func: Callable[..., Any], message: str | None = None, **kwargs: Any):
-        self.func = func
-        self.message = message
-        self.kwargs = kwargs
-
-    def __call__(self, form: Any, field: Any) -> None:
-        try:
-            field.data = self.func(field.data, **self.kwargs)
-        except ValueError as exc:
-            raise ValidationError(self.message or str(exc)) from None
-
-
-class SameEmail:
-    """Form-level "typed twice" check, on the confirmation field: same normalised address."""
-
-    def __init__(self, other: str, message: str | None = None):
-        self.other = other
-        self.message = message
-
-    def __call__(self, form: Any, field: Any) -> None:
-        try:
-            emails_match(form[self.other].data or "", field.data or "")
-        except ValueError as exc:
-            raise ValidationError(self.message or str(exc)) from None

@@ -3,8 +3,6 @@
 from datetime import date
 
 import pytest
-from wtforms import Form
-from wtforms import StringField
 
 from idp.enrolment import validators as v
 
@@ -101,13 +99,6 @@ def test_email_is_normalised_to_lower_case(typed, normalised):
 )
 def test_invalid_email_is_refused(typed):
     assert refused(v.email, typed) == "Adresse électronique invalide. Exemple : nom@domaine.fr."
-
-
-def test_email_typed_twice_compares_normalised_addresses():
-    assert v.emails_match("Vincent@Nowhere.fr", " vincent@nowhere.FR") == "vincent@nowhere.fr"
-    assert refused(v.emails_match, "vincent@nowhere.fr", second="vincent@nowhere.com") == (
-        "Les deux adresses électroniques ne sont pas identiques."
-    )
 
 
 def test_mask_email():
@@ -544,47 +535,3 @@ def test_valid_usernames(typed, username):
 )  # fmt: skip
 def test_invalid_usernames(typed):
     assert refused(v.username, typed).startswith("De 3 à 64 caractères")
-
-
-# --- WTForms adapters ---------------------------------------------------------------------
-
-
-class ContactForm(Form):
-    phone = StringField(validators=[v.Validator(v.mobile_phone)])
-    postcode = StringField(validators=[v.Validator(v.postcode, message="Code postal inconnu.")])
-    born = StringField(validators=[v.Validator(v.past_date, today=TODAY)])
-    email = StringField(validators=[v.Validator(v.email)])
-    email_confirm = StringField(validators=[v.SameEmail("email")])
-
-
-def contact(**data):
-    base = {"phone": "06 12 34 56 78", "postcode": "92120", "born": "11/12/1991",
-            "email": "a@b.fr", "email_confirm": "A@B.fr"}  # fmt: skip
-    form = ContactForm(data={**base, **data})
-    return form.validate(), form
-
-
-def test_validator_stores_the_normalised_value():
-    ok, form = contact()
-    assert ok, form.errors
-    assert form.phone.data == "+33612345678"
-    assert form.born.data == date(1991, 12, 11)
-    assert form.email.data == "a@b.fr"
-
-
-def test_validator_shows_the_french_message_or_its_own():
-    ok, form = contact(phone="01 45 37 59 45", postcode="2A004", born="01/01/2030")
-    assert not ok
-    assert form.errors == {
-        "phone": ["Indiquez un numéro de mobile (06 ou 07)."],
-        "postcode": ["Code postal inconnu."],
-        "born": ["La date ne peut pas être dans le futur."],
-    }
-
-
-def test_same_email_refuses_a_different_second_entry():
-    ok, form = contact(email_confirm="a@c.fr")
-    assert not ok
-    assert form.errors == {
-        "email_confirm": ["Les deux adresses électroniques ne sont pas identiques."]
-    }
