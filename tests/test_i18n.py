@@ -7,6 +7,7 @@ without being translated: run scripts/i18n.sh, translate the entries it lists, r
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from tests.enrolment.conftest import Walker
 from tests.factories import Flow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +139,70 @@ def test_portal_ui_locales_applies_to_login_and_signup(client, factories):
     signup = client.get(flow.authorize(prompt="create").headers["Location"])
     page = client.get(signup.headers["Location"])
     assert '<html lang="en"' in page.text and "Step 1 of 3" in visible_text(page)
+
+
+def test_signup_validator_errors_and_password_rules_in_english(client, catalog):
+    """Messages raised by the validators and the password checklist follow the page's language."""
+    walker = Walker(client)
+    walker.get("/inscription/citoyen?ui_locales=en")
+    walker.get("/inscription/citoyen/profil")
+    walker.post("/inscription/citoyen/profil", {"profile": "citoyen"})
+    assert walker.page.headers["Location"] == "/inscription/citoyen/identite"
+    walker.get("/inscription/citoyen/identite")
+    identity = {
+        "civility": "madame",
+        "family_name": "Dubois",
+        "usage_name": "",
+        "given_name": "Angéla",
+        "birthdate": "24/08/1962",
+        "email": "angela.dubois@example.fr",
+        "email_confirm": "angela.dubois@example.fr",
+        "landline": "",
+        "mobile": "06 12 34 56 78",
+    }
+    page = walker.post("/inscription/citoyen/identite", {**identity, "birthdate": "31/02/1990"})
+    assert page.status_code == 200
+    text = visible_text(page)
+    assert '<html lang="en"' in page.text
+    assert "This date does not exist." in text and "Cette date n'existe pas." not in text
+    page = walker.post("/inscription/citoyen/identite", {**identity, "birthdate": "not a date"})
+    assert "Invalid date: use the DD/MM/YYYY format." in visible_text(page)
+    assert untranslated_on(visible_text(page), catalog) == []
+
+    walker.post("/inscription/citoyen/identite", identity)
+    assert walker.page.status_code == 302, walker.page.text
+    page = walker.get("/inscription/citoyen/identifiant")
+    assert page.status_code == 200
+    text = visible_text(page)
+    checklist = [
+        "8 characters minimum",
+        "1 capital letter",
+        "1 digit",
+        "No name, date of birth or identifier (not even in part)",
+        'The "Medium" level',
+    ]
+    for label in checklist:
+        assert label in text, label
+    assert "caractères minimum" not in text and "1 majuscule" not in text
+    policy = re.search(r'data-password-policy="([^"]*)"', page.text)
+    assert policy, "no data-password-policy on the password field"
+    data = json.loads(html.unescape(policy.group(1)))
+    assert [label for _, label in data["rules"]] == checklist
+    assert data["strength_labels"] == ["Very weak", "Weak", "Medium", "Strong", "Very strong"]
+    assert untranslated_on(text, catalog) == []
+
+    walker.post(
+        "/inscription/citoyen/identifiant",
+        {
+            "username": "angela.dubois",
+            "password": "abc",
+            "password_confirm": "abc",
+            "cgu": "y",
+            "rgpd": "y",
+        },
+    )
+    assert walker.page.status_code == 200
+    assert "Enter at least 8 characters." in visible_text(walker.page)
 
 
 # --- The catalogue -------------------------------------------------------------------------
