@@ -46,7 +46,11 @@ def yes_no(label: Any) -> RadioField:
 class IdentificationForm(FlaskForm):
     family_name = StringField(
         _l("Mon nom"),
-        validators=[DataRequired(_l("Indiquez votre nom.")), Length(max=100), checked(v.person_name)],
+        validators=[
+            DataRequired(_l("Indiquez votre nom.")),
+            Length(max=100),
+            checked(v.person_name),
+        ],
         render_kw={"autocomplete": "family-name"},
     )
     nir = StringField(
@@ -92,7 +96,10 @@ class IdentificationForm(FlaskForm):
 class ConditionsForm(FlaskForm):
     accept = RadioField(
         _l("J'accepte les conditions d'utilisation"),
-        choices=[SelectChoice("oui", _l("Oui, j'accepte")), SelectChoice("non", _l("Non, je refuse"))],
+        choices=[
+            SelectChoice("oui", _l("Oui, j'accepte")),
+            SelectChoice("non", _l("Non, je refuse")),
+        ],
         validators=[DataRequired(_l("Indiquez si vous acceptez les conditions d'utilisation."))],
     )
 
@@ -117,7 +124,9 @@ class ContactForm(FlaskForm):
     email = email_field()
     email_confirm = email_confirm_field()
     marketing_email = yes_no(
-        _l("J'autorise l'Assurance Maladie à m'envoyer par email des informations promotionnelles sur ses services")
+        _l(
+            "J'autorise l'Assurance Maladie à m'envoyer par email des informations promotionnelles sur ses services"
+        )
     )
     mobile = phone_field(_l("Mon n° de téléphone portable"), mobile=True)
     marketing_mobile_phone = yes_no(_l("Par téléphone"))
@@ -234,13 +243,36 @@ AMELI = register(
         name="ameli",
         title=_l("Je crée mon compte ameli"),
         steps=(
-            Step("identification", _l("Mon identité"), IdentificationForm,
-                 "enrolment/ameli/identification.html", save_identification, load_identification),
-            Step("conditions", _l("J'accepte les conditions d'utilisation"), ConditionsForm,
-                 "enrolment/ameli/conditions.html", save_conditions),
-            Step("code-personnel", _l("Mon code personnel"), CodeForm, "enrolment/ameli/code.html", save_code),
-            Step("coordonnees", _l("Mes informations personnelles"), ContactForm,
-                 "enrolment/ameli/contact.html", save_contact, load_contact),
+            Step(
+                "identification",
+                _l("Mon identité"),
+                IdentificationForm,
+                "enrolment/ameli/identification.html",
+                save_identification,
+                load_identification,
+            ),
+            Step(
+                "conditions",
+                _l("J'accepte les conditions d'utilisation"),
+                ConditionsForm,
+                "enrolment/ameli/conditions.html",
+                save_conditions,
+            ),
+            Step(
+                "code-personnel",
+                _l("Mon code personnel"),
+                CodeForm,
+                "enrolment/ameli/code.html",
+                save_code,
+            ),
+            Step(
+                "coordonnees",
+                _l("Mes informations personnelles"),
+                ContactForm,
+                "enrolment/ameli/contact.html",
+                save_contact,
+                load_contact,
+            ),
         ),  # fmt: skip
         policy="ameli",
         channels=("email",),

@@ -66,8 +66,12 @@ def identifier_in_use(kind: str, value: str) -> bool:
     )
 
 
-def record_consent(account: Account, kind: str, *, granted: bool, version: str | None = None) -> None:
-    db.session.add(AccountConsent(account_id=account.id, kind=kind, version=version, granted=granted))
+def record_consent(
+    account: Account, kind: str, *, granted: bool, version: str | None = None
+) -> None:
+    db.session.add(
+        AccountConsent(account_id=account.id, kind=kind, version=version, granted=granted)
+    )
 
 
 def add_identifier(account: Account, kind: str, value: str, *, shown: bool = True) -> None:

@@ -105,6 +105,7 @@ def _client_of(next_url: str | None) -> str | None:
 
 
 @bp.get("/inscription/<journey>")
+@limiter.limit("60 per hour")
 def start(journey: str) -> Response:
     """Open (or resume) a sign-up for this journey."""
     j = _journey(journey)

@@ -41,7 +41,9 @@ class Walker:
         """Post like the page would; the CSRF token is the session's, seen on any page."""
         if self.token is None:
             self.get(url)
-        self.page = self.client.post(url, data={**data, "csrf_token": self.token}, follow_redirects=follow)
+        self.page = self.client.post(
+            url, data={**data, "csrf_token": self.token}, follow_redirects=follow
+        )
         if 'name="csrf_token"' in self.page.text:
             self.token = csrf_of(self.page.text)
         return self.page

@@ -42,26 +42,42 @@ def seed_registry(app):
 
 
 def identify(walker, **overrides):
-    data = {"family_name": "Martin", "nir": "2 62 08 75 107 123 71", "birthdate": "24/08/1962", "postcode": "75007"}
+    data = {
+        "family_name": "Martin",
+        "nir": "2 62 08 75 107 123 71",
+        "birthdate": "24/08/1962",
+        "postcode": "75007",
+    }
     data.update(overrides)
     walker.get("/inscription/ameli/identification")
     return walker.post("/inscription/ameli/identification", data)
 
 
-def test_insured_person_creates_an_account_and_must_confirm_the_email(signup_app, browser, factories, smtp_server):
+def test_insured_person_creates_an_account_and_must_confirm_the_email(
+    signup_app, browser, factories, smtp_server
+):
     seed_registry(signup_app)
     portal = factories.portal(journey="ameli", name="ameli")
     flow = Flow(browser, portal)
-    assert browser.get(flow.authorize(prompt="create").headers["Location"]).headers["Location"] == "/inscription/ameli/identification"
+    assert (
+        browser.get(flow.authorize(prompt="create").headers["Location"]).headers["Location"]
+        == "/inscription/ameli/identification"
+    )
     walker = Walker(browser)
     assert identify(walker).status_code == 302
     walker.get("/inscription/ameli/conditions")
     assert "ne plus recevoir vos relevés de prestations par courrier" in walker.page.text
     walker.post("/inscription/ameli/conditions", {"accept": "oui"})
     walker.get("/inscription/ameli/code-personnel")
-    weak = walker.post("/inscription/ameli/code-personnel", {"password": "MotdePasse1", "password_confirm": "MotdePasse1"})
+    weak = walker.post(
+        "/inscription/ameli/code-personnel",
+        {"password": "MotdePasse1", "password_confirm": "MotdePasse1"},
+    )
     assert weak.status_code == 200 and 'id="password-error"' in weak.text
-    with_nir = walker.post("/inscription/ameli/code-personnel", {"password": "Abc-75107123", "password_confirm": "Abc-75107123"})
+    with_nir = walker.post(
+        "/inscription/ameli/code-personnel",
+        {"password": "Abc-75107123", "password_confirm": "Abc-75107123"},
+    )
     assert with_nir.status_code == 200, "a code containing part of the NIR is refused"
     walker.post("/inscription/ameli/code-personnel", {"password": CODE, "password_confirm": CODE})
     assert walker.page.status_code == 302
@@ -81,9 +97,15 @@ def test_insured_person_creates_an_account_and_must_confirm_the_email(signup_app
     assert "code" in query
     with signup_app.app_context():
         account = db.session.scalar(select(Account))
-        assert (account.status, account.given_name, account.family_name) == ("active", "Angela Claire Louise", "DUBOIS")
+        assert (account.status, account.given_name, account.family_name) == (
+            "active",
+            "Angela Claire Louise",
+            "DUBOIS",
+        )
         consents = {c.kind: c.granted for c in db.session.scalars(select(AccountConsent))}
-        assert consents["paperless"] and consents["marketing_sms"] and not consents["marketing_email"]
+        assert (
+            consents["paperless"] and consents["marketing_sms"] and not consents["marketing_email"]
+        )
         raw = db.session.execute(text("select lookup_hash, display from account_identifier")).all()
         assert raw and NIR not in str(raw)
     # Login for ameli portals: NIR + personal code.
@@ -95,7 +117,9 @@ def test_insured_person_creates_an_account_and_must_confirm_the_email(signup_app
     login.page = page
     login.token = None
     login.get(response.headers["Location"])
-    done = login.post(response.headers["Location"], {"identifier": "2 62 08 75 107 123 71", "password": CODE})
+    done = login.post(
+        response.headers["Location"], {"identifier": "2 62 08 75 107 123 71", "password": CODE}
+    )
     assert done.status_code == 302 and "code" in fresh.follow_to_callback(done)
 
 

@@ -30,15 +30,25 @@ FINALISE = {
 
 def begin(browser, walker, ine="0000"):
     walker.get("/inscription/ars-interne/compte")
-    assert "Munissez-vous de votre N° INE" in walker.page.text and "Étape 1 sur 3" in walker.page.text
-    walker.post("/inscription/ars-interne/compte", {"ine": ine, "family_name": "Interne", "given_name": "Dci"})
+    assert (
+        "Munissez-vous de votre N° INE" in walker.page.text and "Étape 1 sur 3" in walker.page.text
+    )
+    walker.post(
+        "/inscription/ars-interne/compte",
+        {"ine": ine, "family_name": "Interne", "given_name": "Dci"},
+    )
     assert walker.page.status_code == 302, walker.page.text
     walker.get("/inscription/ars-interne/email")
-    walker.post("/inscription/ars-interne/email", {"email": "dci.interne@example.fr", "email_confirm": "dci.interne@example.fr"})
+    walker.post(
+        "/inscription/ars-interne/email",
+        {"email": "dci.interne@example.fr", "email_confirm": "dci.interne@example.fr"},
+    )
     assert walker.page.headers["Location"] == "/inscription/ars-interne/courriel-envoye"
 
 
-def test_intern_without_ine_finishes_by_link_and_is_flagged_for_review(signup_app, browser, factories, smtp_server):
+def test_intern_without_ine_finishes_by_link_and_is_flagged_for_review(
+    signup_app, browser, factories, smtp_server
+):
     portal = factories.portal(journey="ars-interne")
     flow = Flow(browser, portal)
     signup = browser.get(flow.authorize(prompt="create").headers["Location"])
@@ -78,14 +88,21 @@ def test_intern_without_ine_finishes_by_link_and_is_flagged_for_review(signup_ap
     # The email is the login.
     login = Walker(signup_app.test_client())
     login.get("/connexion")
-    assert login.post("/connexion", {"identifier": "dci.interne@example.fr", "password": PASSWORD}).status_code == 302
+    assert (
+        login.post(
+            "/connexion", {"identifier": "dci.interne@example.fr", "password": PASSWORD}
+        ).status_code
+        == 302
+    )
 
 
 def test_ine_is_validated_and_stored(signup_app, browser, smtp_server):
     walker = Walker(browser)
     browser.get("/inscription/ars-interne")
     walker.get("/inscription/ars-interne/compte")
-    wrong = walker.post("/inscription/ars-interne/compte", {"ine": "12345", "family_name": "A", "given_name": "B"})
+    wrong = walker.post(
+        "/inscription/ars-interne/compte", {"ine": "12345", "family_name": "A", "given_name": "B"}
+    )
     assert wrong.status_code == 200 and 'id="ine-error"' in wrong.text
     browser.get("/inscription/ars-interne")
     begin(browser, walker, ine="1234567890V")

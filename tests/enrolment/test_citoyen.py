@@ -60,7 +60,9 @@ def fill_to_activation(walker, identity=IDENTITY, profile="citoyen", extra=None)
     assert walker.page.status_code == 302, walker.page.text
 
 
-def test_citizen_signs_up_activates_by_email_and_returns_logged_in(signup_app, browser, factories, smtp_server):
+def test_citizen_signs_up_activates_by_email_and_returns_logged_in(
+    signup_app, browser, factories, smtp_server
+):
     portal = factories.portal(journey="citoyen")
     flow = start_from_portal(browser, portal)
     walker = Walker(browser)
@@ -88,9 +90,14 @@ def test_citizen_signs_up_activates_by_email_and_returns_logged_in(signup_app, b
         assert account.status == "active" and account.email_verified_at is not None
         assert account.phone == "+33612345678" and account.landline == "+33145375945"
         assert account.given_name == "Angéla" and account.birthdate.isoformat() == "1962-08-24"
-        consents = {c.kind: (c.granted, c.version) for c in db.session.scalars(select(AccountConsent))}
+        consents = {
+            c.kind: (c.granted, c.version) for c in db.session.scalars(select(AccountConsent))
+        }
     assert consents["cgu"][0] and consents["cgu"][1] and consents["privacy"][0]
-    assert consents["marketing_email"] == (False, None) and consents["marketing_sms"] == (False, None)
+    assert consents["marketing_email"] == (False, None) and consents["marketing_sms"] == (
+        False,
+        None,
+    )
     # The link is single-use.
     assert browser.get(link).status_code == 409
 
@@ -125,10 +132,16 @@ def test_business_profile_requires_a_valid_siret(signup_app, browser, factories)
     walker.post("/inscription/citoyen/profil", {"profile": "entreprise"})
     page = walker.get("/inscription/citoyen/identite")
     assert "Numéro SIRET" in page.text
-    walker.post("/inscription/citoyen/identite", {**IDENTITY, "siret": "732 829 320 00075", "organisation": "ACME"})
+    walker.post(
+        "/inscription/citoyen/identite",
+        {**IDENTITY, "siret": "732 829 320 00075", "organisation": "ACME"},
+    )
     assert walker.page.status_code == 200 and "SIRET" in walker.page.text
     assert 'value="Dubois"' in walker.page.text, "what was typed is kept"
-    walker.post("/inscription/citoyen/identite", {**IDENTITY, "siret": "732 829 320 00074", "organisation": "ACME"})
+    walker.post(
+        "/inscription/citoyen/identite",
+        {**IDENTITY, "siret": "732 829 320 00074", "organisation": "ACME"},
+    )
     assert walker.page.status_code == 302
     fill_password(walker)
     with signup_app.app_context():
@@ -140,7 +153,13 @@ def fill_password(walker, password=PASSWORD):
     walker.get("/inscription/citoyen/identifiant")
     walker.post(
         "/inscription/citoyen/identifiant",
-        {"username": "angela.dubois", "password": password, "password_confirm": password, "cgu": "y", "rgpd": "y"},
+        {
+            "username": "angela.dubois",
+            "password": password,
+            "password_confirm": password,
+            "cgu": "y",
+            "rgpd": "y",
+        },
     )
     return walker.page
 
@@ -153,19 +172,30 @@ def test_every_bad_field_gets_a_french_message_and_nothing_is_stored(signup_app,
     assert "Choisissez le profil" in walker.page.text
     walker.post("/inscription/citoyen/profil", {"profile": "citoyen"})
     walker.get("/inscription/citoyen/identite")
-    bad = {**IDENTITY, "birthdate": "31/02/1990", "email_confirm": "autre@example.fr", "mobile": "01 02", "civility": ""}
+    bad = {
+        **IDENTITY,
+        "birthdate": "31/02/1990",
+        "email_confirm": "autre@example.fr",
+        "mobile": "01 02",
+        "civility": "",
+    }
     page = walker.post("/inscription/citoyen/identite", bad)
     assert page.status_code == 200
     for text in ("Choisissez votre civilité", "ne sont pas identiques"):
         assert text in page.text
     assert page.text.count("fr-error-text") >= 4
     # The wizard refuses to skip ahead.
-    assert browser.get("/inscription/citoyen/identifiant").headers["Location"] == "/inscription/citoyen/identite"
+    assert (
+        browser.get("/inscription/citoyen/identifiant").headers["Location"]
+        == "/inscription/citoyen/identite"
+    )
     walker.post("/inscription/citoyen/identite", IDENTITY)
     page = fill_password(walker, "faible")
     assert page.status_code == 200 and 'id="password-error"' in page.text
     page = fill_password(walker, "Dubois-1962-Soleil")
-    assert page.status_code == 200 and 'id="password-error"' in page.text, "names and birth year are refused"
+    assert page.status_code == 200 and 'id="password-error"' in page.text, (
+        "names and birth year are refused"
+    )
     with signup_app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(Account)) == 0
 
@@ -180,14 +210,16 @@ def test_back_keeps_what_was_typed_and_cancel_forgets_it(signup_app, browser):
     back = browser.get("/inscription/citoyen/identite")
     assert 'value="Dubois"' in back.text and 'value="24/08/1962"' in back.text
     assert 'value="06 12 34 56 78"' in back.text
-    assert 'checked' in browser.get("/inscription/citoyen/profil").text
+    assert "checked" in browser.get("/inscription/citoyen/profil").text
     walker.page = back
     cancelled = walker.post("/inscription/citoyen/annuler", {})
     assert "Votre demande a été annulée" in cancelled.text
     assert browser.get("/inscription/citoyen/identite").status_code == 410
 
 
-def test_email_already_used_is_not_revealed_and_the_owner_is_told(signup_app, browser, factories, smtp_server):
+def test_email_already_used_is_not_revealed_and_the_owner_is_told(
+    signup_app, browser, factories, smtp_server
+):
     factories.account(email="angela.dubois@example.fr")
     walker = Walker(browser)
     browser.get("/inscription/citoyen")
@@ -204,7 +236,9 @@ def test_email_already_used_is_not_revealed_and_the_owner_is_told(signup_app, br
 
 def test_username_availability_is_checked_live(signup_app, browser, factories):
     factories.account(email="x@example.fr", username="angela.dubois")
-    taken = browser.get("/inscription/identifiant-disponible?" + urlencode({"identifiant": "Angela.Dubois"}))
+    taken = browser.get(
+        "/inscription/identifiant-disponible?" + urlencode({"identifiant": "Angela.Dubois"})
+    )
     assert taken.get_json()["available"] is False
     free = browser.get("/inscription/identifiant-disponible?identifiant=angela.dubois2").get_json()
     assert free == {"available": True, "message": "Identifiant disponible !"}

@@ -90,9 +90,14 @@ def test_link_after_7_days_offers_a_resend_to_the_same_address(signup_app, brows
     age_everything(signup_app, 10)
     page = Walker(signup_app.test_client())
     page.get(link)
-    assert page.page.status_code == 410 and "Me renvoyer le lien à la même adresse" in page.page.text
+    assert (
+        page.page.status_code == 410 and "Me renvoyer le lien à la même adresse" in page.page.text
+    )
     page.post(link + "/renvoyer", {})
-    assert "Un nouveau lien vous a été envoyé" in page.page.text and "d***@example.fr" in page.page.text
+    assert (
+        "Un nouveau lien vous a été envoyé" in page.page.text
+        and "d***@example.fr" in page.page.text
+    )
     fresh = link_in(smtp_server.wait(2)[1])
     assert page.client.get(fresh).status_code == 200
 
