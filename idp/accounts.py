@@ -6,7 +6,6 @@ import datetime as dt
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -44,13 +43,14 @@ def create_account(
     if db.session.scalar(select(Account.id).where(Account.email == email)):
         raise InvalidAccountData("Cette adresse électronique est déjà utilisée.")
     if username and db.session.scalar(
-        select(Account.id).where(func.lower(Account.username) == username.lower())
+        select(Account.id).where(Account.username == username.lower())
     ):
         raise InvalidAccountData("Cet identifiant est déjà utilisé.")
     now = utcnow()
     account = Account(
         email=email,
-        username=username,
+        # Stored lower-case so that logins use the unique index (no lower() scan).
+        username=username.lower() if username else None,
         given_name=given_name,
         family_name=family_name,
         birthdate=birthdate,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
-from sqlalchemy import or_
 from sqlalchemy import select
 
 from idp.errors import AccountUnavailable
@@ -29,14 +27,11 @@ def find_account(identifier: str, kind: str = "any") -> Account | None:
         return None
     if kind in IDENTIFIER_KINDS:
         return _by_identifier(kind, ident)
-    return db.session.scalar(
-        select(Account).where(
-            or_(
-                Account.email == normalise_email(ident),
-                func.lower(Account.username) == ident.lower(),
-            )
-        )
-    )
+    # Two lookups on unique indexes (an OR would scan the table on SQLite and PostgreSQL).
+    found = db.session.scalar(select(Account).where(Account.email == normalise_email(ident)))
+    if found is None:
+        found = db.session.scalar(select(Account).where(Account.username == ident.lower()))
+    return found
 
 
 def _by_identifier(kind: str, raw: str) -> Account | None:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy import func
 from sqlalchemy import select
 
 from idp.enrolment.engine import CGU_VERSION
@@ -44,7 +43,7 @@ def email_in_use(email: str) -> bool:
 def username_in_use(username: str) -> bool:
     return (
         db.session.scalar(
-            select(Account.id).where(func.lower(Account.username) == username.lower())
+            select(Account.id).where(Account.username == username.lower())
         )
         is not None
     )
