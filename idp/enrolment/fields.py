@@ -38,9 +38,14 @@ def value(field: Any) -> Any:
     return getattr(field, "normalised", field.data if field.data not in ("",) else None)
 
 
-def same_as(other: str, message: str) -> Callable[[Any, Any], None]:
+def same_as(other: str, message: str, *, ignore_case: bool = False) -> Callable[[Any, Any], None]:
+    """The "typed twice" check; exact for passwords, case-insensitive for emails."""
+
     def _validate(form: Any, field: Any) -> None:
-        if (field.data or "").strip().lower() != (form[other].data or "").strip().lower():
+        first, second = (form[other].data or ""), (field.data or "")
+        if ignore_case:
+            first, second = first.strip().lower(), second.strip().lower()
+        if first != second:
             raise ValidationError(message)
 
     return _validate
@@ -98,7 +103,11 @@ def email_confirm_field() -> EmailField:
         _l("Confirmation de l'adresse électronique"),
         validators=[
             DataRequired(_l("Saisissez une seconde fois votre adresse électronique.")),
-            same_as("email", _l("Les deux adresses électroniques ne sont pas identiques.")),
+            same_as(
+                "email",
+                _l("Les deux adresses électroniques ne sont pas identiques."),
+                ignore_case=True,
+            ),
         ],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )

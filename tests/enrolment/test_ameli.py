@@ -145,4 +145,6 @@ def test_refusing_the_conditions_ends_politely_and_keeps_nothing(signup_app, bro
     assert "Vous avez refusé les conditions d'utilisation" in page.text
     assert browser.get("/inscription/ameli/conditions").status_code == 410
     with signup_app.app_context():
-        assert db.session.scalar(text("select count(*) from enrolment where data != '{}'")) == 0
+        from idp.enrolment.models import Enrolment
+
+        assert [e.data for e in db.session.scalars(select(Enrolment))] == [{}]

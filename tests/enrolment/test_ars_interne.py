@@ -117,3 +117,14 @@ def test_all_fields_are_mandatory(signup_app, browser):
     walker.get("/inscription/ars-interne/compte")
     page = walker.post("/inscription/ars-interne/compte", {})
     assert page.text.count("fr-error-text") == 3
+
+
+def test_password_confirmation_is_compared_exactly(signup_app, browser, smtp_server):
+    walker = Walker(browser)
+    browser.get("/inscription/ars-interne")
+    begin(browser, walker)
+    page = Walker(signup_app.test_client())
+    link = link_in(smtp_server.wait(1)[0])
+    page.get(link)
+    different_case = page.post(link, {**FINALISE, "password_confirm": PASSWORD.lower()})
+    assert different_case.status_code == 200 and "ne sont pas identiques" in different_case.text
