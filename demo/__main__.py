@@ -22,6 +22,8 @@ from idp import create_app
 from idp.accounts import create_account
 from idp.auth.services import find_account
 from idp.extensions import db
+from idp.federation.standin import create_standin_app
+from idp.federation.standin import standin_config
 from idp.oidc.clients import create_client
 from idp.oidc.clients import get_client
 from idp.oidc.clients import rotate_secret
@@ -30,11 +32,19 @@ from idp.registry.services import import_csv
 
 HOST = "127.0.0.1"
 # Sign-up journey of each demo portal (the others get theirs with the registry issue).
-JOURNEYS = {"portail-citoyen": "citoyen", "ars-internes": "ars-interne", "ameli": "ameli"}
+JOURNEYS = {
+    "portail-citoyen": "citoyen",
+    "ars-internes": "ars-interne",
+    "ameli": "ameli",
+    "espace-pro": "pro-sante",
+    "mon-espace-sante": "mon-espace-sante",
+}
 DATA = Path(__file__).resolve().parent / "data"
 IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "5000"))
 PORTALS_PORT = int(os.environ.get("DEMO_PORTALS_PORT", "5100"))
 SMTP_PORT = int(os.environ.get("DEMO_SMTP_PORT", "1025"))
+FC_PORT = int(os.environ.get("DEMO_FC_PORT", "5200"))
+FC_PRESET = os.environ.get("DEMO_FC_PRESET", "franceconnect")
 DEMO_PEOPLE = (
     ("marie.curie@example.fr", "Demo-Sante-2026", "Marie", "CURIE", "1967-11-07"),
     ("louis.pasteur@example.fr", "Demo-Sante-2026", "Louis", "PASTEUR", "1972-12-27"),
@@ -100,7 +110,17 @@ def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
 def main() -> None:
     issuer = os.environ.get("IDP_ISSUER", f"http://{HOST}:{IDP_PORT}")
     base_url = f"http://{HOST}:{PORTALS_PORT}"
-    app = create_app({"ISSUER": issuer, "SMTP_PORT": SMTP_PORT})
+    fc = standin_config(issuer, FC_PORT, preset=FC_PRESET, host=HOST)
+    app = create_app(
+        {
+            "ISSUER": issuer,
+            "SMTP_PORT": SMTP_PORT,
+            "FRANCECONNECT_ISSUER": fc["issuer"],
+            "FRANCECONNECT_CLIENT_ID": fc["clients"][0]["client_id"],
+            "FRANCECONNECT_CLIENT_SECRET": fc["clients"][0]["client_secret"],
+            "FRANCECONNECT_PRESET": FC_PRESET,
+        }
+    )
     portals = seed(app, base_url, Path(app.instance_path) / "demo_portals.json")
 
     catcher = MailCatcher(HOST, SMTP_PORT)
@@ -116,6 +136,8 @@ def main() -> None:
     )
     portal_server = make_server(HOST, PORTALS_PORT, portals_app, threaded=True)
     threading.Thread(target=portal_server.serve_forever, daemon=True).start()
+    fc_server = make_server(HOST, FC_PORT, create_standin_app(fc), threaded=True)
+    threading.Thread(target=fc_server.serve_forever, daemon=True).start()
 
     print(
         f"""
@@ -124,6 +146,7 @@ idp est prêt.
   Portails de démonstration : {base_url}/
   Courriels reçus (catcher) : {base_url}/mails/
   Découverte OIDC : {issuer}/.well-known/openid-configuration
+  FranceConnect (simulateur local) : {fc["issuer"]}/.well-known/openid-configuration
 
 Comptes de démonstration :"""
     )
@@ -132,6 +155,9 @@ Comptes de démonstration :"""
     print(
         "\nCréation de compte ameli (registre de démonstration) : nom DUBOIS ou MARTIN,"
         "\n  NIR 2 62 08 75 107 123 71, né(e) le 24/08/1962, code postal 75007."
+        "\nActivation Mon espace santé : même personne, n° de série 01024576124."
+        "\nCréation de compte Espace pro : N° tiers 750000010, mot de passe actuel"
+        "\n  Ancien-2014 ou numéro confidentiel 4821 7730 1196."
     )
     print("\nCtrl+C pour arrêter.", flush=True)
     idp_server = make_server(HOST, IDP_PORT, app, threaded=True)
@@ -142,6 +168,7 @@ Comptes de démonstration :"""
     finally:
         catcher.stop()
         portal_server.shutdown()
+        fc_server.shutdown()
 
 
 if __name__ == "__main__":

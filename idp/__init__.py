@@ -51,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
 
     from idp import errors_views
+    from idp import federation
     from idp import notify
     from idp.cli import register_cli
     from idp.extensions import babel
@@ -78,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(enrolment_bp)
     errors_views.init_app(app)
     notify.init_app(app)
+    federation.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     register_cli(app)
 

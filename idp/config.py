@@ -67,6 +67,25 @@ class Defaults:
     DEFAULT_JOURNEY = "citoyen"
     # Language when the browser asks for none we have.
     DEFAULT_LOCALE = "fr"
+    # FranceConnect (upstream OpenID provider) issuer URL; empty hides the button.
+    FRANCECONNECT_ISSUER = ""
+    # Client id and secret registered with FranceConnect (sent by client_secret_post).
+    FRANCECONNECT_CLIENT_ID = ""
+    FRANCECONNECT_CLIENT_SECRET = ""
+    # Upstream preset: franceconnect (v2), franceconnect-plus (JWE, eidas2+) or generic.
+    FRANCECONNECT_PRESET = "franceconnect"
+    # Scopes asked upstream, space-separated; empty means the preset's.
+    FRANCECONNECT_SCOPES = ""
+    # acr_values sent upstream, also the minimum accepted back; empty means the preset's.
+    FRANCECONNECT_ACR = ""
+    # Seconds before a call to an upstream provider (discovery, JWKS, token, userinfo) gives up.
+    FEDERATION_TIMEOUT = 5
+    # Seconds an upstream discovery document and JWKS stay cached.
+    FEDERATION_CACHE_SECONDS = 3600
+    # Seconds a person has to come back from the upstream provider and finish linking.
+    FEDERATION_FLOW_LIFETIME = 900
+    # JWE key algorithm of idp's encryption keys (FranceConnect+): RSA-OAEP-256 or RSA-OAEP.
+    FEDERATION_ENC_ALG = "RSA-OAEP-256"
 
 
 def _coerce(default: Any, raw: str) -> Any:
@@ -122,3 +141,6 @@ def validate_config(config: dict[str, Any]) -> None:
         raise ConfigError("En production, IDP_SMS_BACKEND ne peut pas valoir dev.")
     if config["ENV"] == "production" and not config["ISSUER"].startswith("https://"):
         raise ConfigError("En production, IDP_ISSUER doit être une URL https.")
+    from idp.federation.presets import validate_upstream
+
+    validate_upstream(config)

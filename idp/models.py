@@ -89,6 +89,11 @@ class Account(Base):
     secret_answer_hash: Mapped[str | None] = mapped_column(String(255))
     # The journey the account was created with (its password policy applies).
     journey: Mapped[str | None] = mapped_column(String(64))
+    # An account handled by another one: a child's Mon espace santé, activated by its parent,
+    # has no password of its own and is reached through the parent's account.
+    managed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"), index=True
+    )
     street_address: Mapped[str | None] = mapped_column(String(300))
     postal_code: Mapped[str | None] = mapped_column(String(10))
     locality: Mapped[str | None] = mapped_column(String(150))

@@ -46,4 +46,7 @@ def purge(now: dt.datetime | None = None) -> dict[str, int]:
             BackchannelDelivery.created_at < now - dt.timedelta(days=7)
         )
     ).rowcount
+    from idp.federation.flows import purge_expired
+
+    counts["federation_flows"] = purge_expired(now)
     return counts

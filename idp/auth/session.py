@@ -94,5 +94,23 @@ def end_session(session_row: BrowserSession, origin: audit.Origin, reason: str) 
         .values(revoked_at=utcnow())
     )
     backchannel.queue_logout(session_row)
+    # The FranceConnect ID token is only kept for the logout: callers chaining it read it first.
+    session_row.upstream_id_token = None
     audit.record("session.ended", account_id=session_row.account_id, origin=origin, reason=reason)
     g.sso_session = None
+
+
+def end_browser_session(
+    session_row: BrowserSession, origin: audit.Origin, reason: str, return_to: str | None = None
+) -> str | None:
+    """End the browser's session; for a FranceConnect one, return FranceConnect's logout URL.
+
+    FranceConnect then comes back to idp, which sends the browser on to `return_to`.
+    """
+    from idp.federation.logout import upstream_logout_url
+
+    upstream_token = session_row.upstream_id_token
+    end_session(session_row, origin, reason)
+    if not upstream_token:
+        return None
+    return upstream_logout_url(upstream_token, return_to, session_row.account_id, origin)

@@ -13,6 +13,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
+from idp import federation
 from idp.auth import bp
 from idp.auth import services
 from idp.auth import session as sso
@@ -92,7 +93,9 @@ def login() -> Any:
         error=error,
         portal=portal,
         signup_url=signup_url,
+        signup_journey=journey_name,
         login_kind=login_kind,
+        **federation.login_context(next_url),
     )
 
 
@@ -110,10 +113,14 @@ def logout() -> Any:
     if current is None:
         return render_template("auth/logged_out.html")
     if form.validate_on_submit():
-        sso.end_session(current, audit.origin_of(request), reason="user")
+        upstream_url = sso.end_browser_session(current, audit.origin_of(request), reason="user")
         db.session.commit()
         backchannel.dispatch_after_commit()
-        response = current_app.make_response(render_template("auth/logged_out.html"))
+        response = (
+            redirect(upstream_url)  # a FranceConnect session: through FranceConnect's logout
+            if upstream_url
+            else current_app.make_response(render_template("auth/logged_out.html"))
+        )
         sso.clear_cookie(response)
         return response
     return render_template("auth/logout.html", form=form, current=current)

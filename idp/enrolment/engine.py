@@ -42,6 +42,15 @@ class Step:
     load: Callable[[Enrolment, Any], None] | None = None
     # Extra template context: fn(enrolment, form) -> dict.
     context: Callable[[Enrolment, Any], dict[str, Any]] | None = None
+    # Left out for this person when fn(enrolment) is true (a parent activating for a child
+    # chooses no password): `advance` jumps over it and "Retour" does not lead to it.
+    skip: Callable[[Enrolment], bool] | None = None
+    # Commit even when the form is refused: its validation counts something that must
+    # stay counted (the attempts on a one-time code).
+    commit_refused: bool = False
+
+    def skipped(self, enrolment: Enrolment) -> bool:
+        return self.skip is not None and bool(self.skip(enrolment))
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,13 @@ class Journey:
     # identifier kind ("nir", "finess", "ine") looked up by its keyed hash.
     login_kind: str = "any"
     extra: dict[str, Any] = field(default_factory=dict)
+    # A journey that proves the person along the way (Mon espace santé: card + one-time
+    # code) ends with fn(journey, enrolment) -> response instead of `finish` followed by
+    # the activation link or code; it commits and sends what it needs itself.
+    conclude: Callable[[Journey, Enrolment], Any] | None = None
+    # After the email link activated the account, before the sign-up data is wiped:
+    # fn(enrolment, account) -> the page to go to instead of the portal, or None.
+    on_activated: Callable[[Enrolment, Any], str | None] | None = None
 
     def index(self, step_name: str) -> int:
         for i, step in enumerate(self.steps):
@@ -76,12 +92,13 @@ class Journey:
 class Stop(Exception):  # noqa: N818 (a control-flow signal, not an error)
     """Raised by a step's `save` to end the journey politely (e.g. CGU refused).
 
-    The view cancels the sign-up (nothing stays) and renders `template`.
+    The view cancels the sign-up (nothing stays) and renders `template` with `context`.
     """
 
-    def __init__(self, template: str):
+    def __init__(self, template: str, **context: Any):
         super().__init__(template)
         self.template = template
+        self.context = context
 
 
 JOURNEYS: dict[str, Journey] = {}
@@ -132,13 +149,28 @@ def remember(enrolment: Enrolment, **values: Any) -> None:
 
 
 def advance(journey: Journey, enrolment: Enrolment, step: Step) -> Step | None:
-    """Move past `step`; return the next step or None when it was the last."""
+    """Move past `step` (and the steps skipped for this person); None when it was the last."""
     i = journey.index(step.name) + 1
+    while i < len(journey.steps) and journey.steps[i].skipped(enrolment):
+        i += 1
     if i >= len(journey.steps):
         return None
     enrolment.step = journey.steps[i].name
     enrolment.reached = max(enrolment.reached, i)
     return journey.steps[i]
+
+
+def previous(journey: Journey, enrolment: Enrolment, step: Step) -> Step | None:
+    """The step "Retour" leads to: the closest earlier one not skipped for this person."""
+    for earlier in reversed(journey.steps[: journey.index(step.name)]):
+        if not earlier.skipped(enrolment):
+            return earlier
+    return None
+
+
+def rewind(journey: Journey, enrolment: Enrolment, step: Step) -> None:
+    """An answer changed at `step`: the later steps must be done again before finishing."""
+    enrolment.reached = journey.index(step.name)
 
 
 def cancel(enrolment: Enrolment) -> None:

@@ -71,3 +71,22 @@ class AccountConsent(Base):
     version: Mapped[str | None] = mapped_column(String(32))
     granted: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class HealthSpace(Base):
+    """Mon espace santé of one insured person, found by the keyed hash of the NIR.
+
+    A row exists once the person activated, opposed or closed it; no account is needed to
+    oppose. `status`: active | opposed | closed | lifted (an opposition withdrawn).
+    """
+
+    __tablename__ = "health_space"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # services.identifier_hash("nir", nir): the same as the account's NIR identifier.
+    nir_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    # When the current status was set.
+    status_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

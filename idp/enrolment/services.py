@@ -42,9 +42,7 @@ def email_in_use(email: str) -> bool:
 
 def username_in_use(username: str) -> bool:
     return (
-        db.session.scalar(
-            select(Account.id).where(Account.username == username.lower())
-        )
+        db.session.scalar(select(Account.id).where(Account.username == username.lower()))
         is not None
     )
 

@@ -20,6 +20,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Regexp
 
+from idp import federation
 from idp import notify
 from idp.auth import session as sso
 from idp.auth.views import safe_next
@@ -87,6 +88,11 @@ def _step_url(journey: Journey, step_name: str) -> str:
 
 def _page(template: str, journey: Journey, enrolment: Enrolment | None, **context: Any) -> str:
     personal = personal_info(enrolment)
+    if journey.offers_franceconnect:
+        context = {
+            **federation.login_context(enrolment.return_to if enrolment else None),
+            **context,
+        }
     return render_template(
         template,
         journey=journey,
@@ -145,6 +151,8 @@ def step(journey: str, step: str) -> Any:
             return _page("enrolment/out_of_order.html", j, enrolment), 409
         return redirect(_step_url(j, enrolment.step))
     current_step = j.steps[index]
+    if current_step.skipped(enrolment):
+        return redirect(_step_url(j, enrolment.step))
     form = current_step.form()
     form.enrolment = enrolment
     if request.method == "GET" and current_step.load:
@@ -157,14 +165,18 @@ def step(journey: str, step: str) -> Any:
             audit.record("enrolment.stopped", origin=audit.origin_of(request), journey=j.name,
                          at=current_step.name)  # fmt: skip
             db.session.commit()
-            response = current_app.make_response(_page(stop.template, j, None))
+            response = current_app.make_response(_page(stop.template, j, None, **stop.context))
             response.delete_cookie(COOKIE)
             return response
         following = engine.advance(j, enrolment, current_step)
         if following is not None:
             db.session.commit()
+            # A step may queue a mail or an SMS (a one-time code): sent once committed.
+            notify.dispatch_after_commit()
             return redirect(_step_url(j, following.name))
         return _finish(j, enrolment)
+    if request.method == "POST" and current_step.commit_refused:
+        db.session.commit()
     extra = current_step.context(enrolment, form) if current_step.context else {}
     return _page(
         current_step.template,
@@ -174,11 +186,14 @@ def step(journey: str, step: str) -> Any:
         step=current_step,
         index=index,
         total=len(j.steps) + (1 if j.finalise else 0),
+        back_step=engine.previous(j, enrolment, current_step),
         **extra,
     )
 
 
 def _finish(j: Journey, enrolment: Enrolment) -> Response:
+    if j.conclude is not None:
+        return j.conclude(j, enrolment)
     origin = audit.origin_of(request)
     created = j.finish(enrolment, origin)
     enrolment.expires_at = utcnow() + engine.RESEND_WINDOW
@@ -366,6 +381,9 @@ def _activate(j: Journey, enrolment: Enrolment, channel: str) -> Response:
     origin = audit.origin_of(request)
     account = db.session.get(Account, enrolment.account_id)
     services.activate(account, channel, origin)
+    target = enrolment.return_to or url_for("enrolment.done")
+    if j.on_activated is not None:
+        target = j.on_activated(enrolment, account) or target
     enrolment.status = "completed"
     enrolment.data = {}
     enrolment.password_hash = None
@@ -378,7 +396,6 @@ def _activate(j: Journey, enrolment: Enrolment, channel: str) -> Response:
             portal_name=_portal_name(enrolment),
             given_name=account.given_name,
         )
-    target = enrolment.return_to or url_for("enrolment.done")
     db.session.commit()
     notify.dispatch_after_commit()
     response = redirect(target)

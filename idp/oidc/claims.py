@@ -1,4 +1,14 @@
-"""Claims released to a portal: by scope, by the `claims` request parameter, per client."""
+"""Claims released to a portal: by scope, by the `claims` request parameter, per client.
+
+Scope `mes` (Mon espace santé portals, seed 002):
+
+- `mes_status`: the status of the person's Mon espace santé, found by their NIR: "active",
+  "opposed" (they refused its creation; no account needed to oppose) or "closed". Absent when
+  the person never activated nor opposed (or lifted an opposition).
+- `mes_managed`: the profiles this account manages (a parent's children), each
+  `{"sub", "given_name", "family_name", "birthdate", "mes_status"}`; `sub` follows this
+  portal's subject type (pairwise subjects stay pairwise). Absent when there is none.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +35,10 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
     "address": ("address",),
+    "mes": ("mes_status", "mes_managed"),
 }
+# Claims that need a look-up beyond the account row: computed only when released.
+MES_CLAIMS = frozenset(SCOPE_CLAIMS["mes"])
 SUPPORTED_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid"]
 SUPPORTED_CLAIMS += [c for names in SCOPE_CLAIMS.values() for c in names]
 
@@ -80,6 +93,27 @@ def _all_claims(account: Account) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _mes_claims(account: Account, client: Client) -> dict[str, Any]:
+    # Imported here: the enrolment package imports the OIDC server, which imports this module.
+    from idp.enrolment import mon_espace_sante_services as mes
+
+    managed = [
+        {
+            "sub": subject_for(child, client),
+            "given_name": child.given_name,
+            "family_name": child.family_name,
+            "birthdate": child.birthdate.isoformat() if child.birthdate else None,
+            "mes_status": mes.status_of(child),
+        }
+        for child in mes.managed_accounts(account)
+    ]
+    values = {
+        "mes_status": mes.status_of(account),
+        "mes_managed": [{k: v for k, v in m.items() if v is not None} for m in managed] or None,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def user_claims(
     account: Account, scope: str, client: Client, requested: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -92,6 +126,8 @@ def user_claims(
     allowed_names = {c for s in allowed_scopes for c in SCOPE_CLAIMS.get(s, ())}
     names |= {name for name in (requested or {}) if name in allowed_names}
     available = _all_claims(account)
+    if names & MES_CLAIMS:
+        available.update(_mes_claims(account, client))
     result: dict[str, Any] = {"sub": subject_for(account, client)}
     result.update({name: available[name] for name in sorted(names) if name in available})
     return result

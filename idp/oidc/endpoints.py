@@ -30,6 +30,31 @@ class EndSession(EndSessionEndpoint):
         if current is not None:
             sso.end_session(current, audit.origin_of(request), reason="rp_initiated")
 
+    def create_response(self, end_session_request):
+        # A FranceConnect session logs out through FranceConnect, which comes back to idp;
+        # idp then redirects to the portal's validated URI (with its state).
+        current = sso.current_session()
+        if current is not None and current.upstream_id_token:
+            upstream_url = sso.end_browser_session(
+                current,
+                audit.origin_of(request),
+                reason="rp_initiated",
+                return_to=end_session_request.redirect_uri,
+            )
+            if upstream_url:
+                return 302, "", [("Location", upstream_url)]
+        # Already ended above when the chain was tried: end_session() then finds no session.
+        return super().create_response(end_session_request)
+
+
+def _acr_values() -> list[str]:
+    """eidas1 (password) and the levels the configured FranceConnect platform passes through."""
+    from idp.federation import upstream
+
+    client = upstream()
+    levels = client.preset.requestable if client is not None else ()
+    return ["eidas1", *[level for level in levels if level != "eidas1"]]
+
 
 def metadata() -> dict[str, Any]:
     """The discovery document; every field describes what this server really does."""
@@ -69,7 +94,7 @@ def metadata() -> dict[str, Any]:
         "prompt_values_supported": ["none", "login", "consent", "create"],
         "display_values_supported": ["page"],
         "ui_locales_supported": ["fr-FR", "en"],
-        "acr_values_supported": ["eidas1"],
+        "acr_values_supported": _acr_values(),
         "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import String
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Mapped
@@ -24,10 +25,18 @@ from idp.models import Base
 from idp.models import utcnow
 from idp.security import tokens
 
+DIGITS = "0123456789"
+# Letters and digits that cannot be mistaken for one another (no 0/O/o, 1/I/l).
+ALPHANUMERIC = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+
 
 class Verification(Base):
     __tablename__ = "verification"
-    __table_args__ = (Index("ix_verification_account_purpose", "account_id", "purpose"),)
+    __table_args__ = (
+        Index("ix_verification_account_purpose", "account_id", "purpose"),
+        # Codes sent to one address lately (a limit on how often a person can be sent one).
+        Index("ix_verification_destination_created", "destination", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(32))
@@ -111,13 +120,16 @@ def issue_code(
     enrolment_id: int | None = None,
     digits: int = 6,
     max_attempts: int = 5,
+    alphabet: str = DIGITS,
+    channel: str = "sms",
 ) -> Issued:
-    """A new numeric code (keyed hash, attempt-limited); older codes stop working."""
+    """A new code of `digits` characters drawn from `alphabet` (numeric by default), sent by
+    `channel`; stored as a keyed hash, attempt-limited; older codes stop working."""
     _supersede(purpose, account_id, enrolment_id)
-    code = "".join(secrets.choice("0123456789") for _ in range(digits))
+    code = "".join(secrets.choice(alphabet) for _ in range(digits))
     row = Verification(
         purpose=purpose,
-        channel="sms",
+        channel=channel,
         account_id=account_id,
         enrolment_id=enrolment_id,
         destination=destination,
@@ -141,17 +153,34 @@ class CodeRejected(Exception):
         self.remaining = remaining
 
 
-def current_code(purpose: str, *, enrolment_id: int) -> Verification | None:
-    return db.session.scalar(
-        select(Verification)
-        .where(
-            Verification.enrolment_id == enrolment_id,
-            Verification.purpose == purpose,
-            Verification.channel == "sms",
-        )
-        .order_by(Verification.id.desc())
-        .limit(1)
+def current_code(
+    purpose: str, *, enrolment_id: int, channel: str | None = "sms"
+) -> Verification | None:
+    """The latest code of this purpose for a sign-up (channel None: whichever channel)."""
+    query = select(Verification).where(
+        Verification.enrolment_id == enrolment_id, Verification.purpose == purpose
     )
+    if channel is not None:
+        query = query.where(Verification.channel == channel)
+    return db.session.scalar(query.order_by(Verification.id.desc()).limit(1))
+
+
+def codes_issued_since(
+    purpose: str,
+    since: dt.datetime,
+    *,
+    enrolment_id: int | None = None,
+    destination: str | None = None,
+) -> int:
+    """How many codes of this purpose were issued since then, for a sign-up or an address."""
+    query = select(func.count(Verification.id)).where(
+        Verification.purpose == purpose, Verification.created_at >= since
+    )
+    if enrolment_id is not None:
+        query = query.where(Verification.enrolment_id == enrolment_id)
+    if destination is not None:
+        query = query.where(Verification.destination == destination)
+    return db.session.scalar(query) or 0
 
 
 def check_code(row: Verification | None, code: str) -> Verification:

@@ -260,3 +260,22 @@ def test_login_page_offers_the_portal_journey(browser, factories):
     assert signup.startswith("/inscription/ars-interne?next=")
     next_url = parse_qs(urlsplit(signup.replace("&amp;", "&")).query)["next"][0]
     assert next_url.startswith("/authorize?")
+
+
+def test_franceconnect_is_offered_first_when_configured(make_app, factories):
+    """Seed 001: "S'identifier avec FranceConnect" or the classic account."""
+    app = make_app(
+        FRANCECONNECT_ISSUER="http://127.0.0.1:9/api/v2",
+        FRANCECONNECT_CLIENT_ID="fc-client",
+        FRANCECONNECT_CLIENT_SECRET="fc-secret-for-tests",
+    )
+    browser = app.test_client()
+    portal = factories.portal(journey="citoyen")
+    flow = Flow(browser, portal)
+    start = browser.get(flow.authorize(prompt="create").headers["Location"])
+    page = browser.get(start.headers["Location"]).text
+    assert page.index("FranceConnect") < page.index("Création de compte classique")
+    assert 'href="/federation/franceconnect/start?next=/authorize?' in page
+    plain = make_app().test_client()
+    plain.get("/inscription/citoyen")
+    assert "fr-connect" not in plain.get("/inscription/citoyen/profil").text

@@ -1,0 +1,293 @@
+"""Upstream logins: verify the callback, then log in, link (with proof) or sign up.
+
+Conventions (Indico): an upstream login resolves to one of three outcomes and each is
+audited. Never link on an email: only the upstream `sub` (already linked) or a unique
+pivot-identity match followed by the account's password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from idp.extensions import db
+from idp.federation import pivot
+from idp.federation.client import UpstreamClient
+from idp.federation.client import UpstreamError
+from idp.federation.models import FederatedIdentity
+from idp.federation.models import FederationFlow
+from idp.models import Account
+from idp.models import utcnow
+from idp.security import audit
+from idp.security.passwords import verify_password
+
+# Upstream errors that mean "the person cancelled" (FC also uses it for a failed
+# civil-registry lookup: same page, other ways to log in).
+CANCELLED = {"access_denied"}
+# RFC 8176 amr values passed through next to our own "fc".
+KNOWN_AMR = {"pwd", "mfa", "otp", "sms", "hwk", "swk", "pin", "face", "fpt", "pop", "sc", "mca"}
+MAX_PROOF_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Verified:
+    """An upstream identity whose every part was checked."""
+
+    provider: str
+    issuer: str
+    subject: str
+    claims: dict[str, Any]
+    id_token: str
+    acr: str | None
+    amr: list[str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """login (linked account), link (unique match: prove it), signup (no match),
+    ambiguous (several matches: refused) or unavailable (linked account suspended)."""
+
+    kind: str
+    account: Account | None = None
+    identity: FederatedIdentity | None = None
+
+
+def verify_callback(
+    upstream: UpstreamClient,
+    flow: FederationFlow | None,
+    params: Mapping[str, str],
+    redirect_uri: str,
+) -> Verified:
+    """Check state, error, iss (RFC 9207), then the token, ID token and userinfo."""
+    if flow is None:
+        raise UpstreamError("bad_state", "unknown, used or expired state")
+    flow.used_at = utcnow()
+    if params.get("error"):
+        error = params["error"][:64]
+        raise UpstreamError("cancelled" if error in CANCELLED else "refused", error)
+    iss = params.get("iss")
+    if iss is not None and iss != upstream.settings.issuer:
+        raise UpstreamError("bad_issuer", "callback iss")
+    if iss is None and (
+        upstream.preset.require_iss
+        or upstream.metadata().get("authorization_response_iss_parameter_supported")
+    ):
+        raise UpstreamError("bad_issuer", "callback without iss")
+    code = params.get("code")
+    if not code:
+        raise UpstreamError("refused", "callback without code")
+    access_token, raw = upstream.exchange(code, redirect_uri)
+    id_claims = upstream.verify_id_token(raw, flow.nonce_hash, flow.acr_requested)
+    # FC's access token lives 60 s: ask for the userinfo right away.
+    info = upstream.userinfo(access_token, id_claims["sub"])
+    amr = id_claims.get("amr") if isinstance(id_claims.get("amr"), list) else []
+    return Verified(
+        provider=upstream.settings.preset.name,
+        issuer=upstream.settings.issuer,
+        subject=id_claims["sub"],
+        claims={k: v for k, v in info.items() if k not in {"iss", "aud", "exp", "iat", "nbf"}},
+        id_token=raw,
+        acr=id_claims.get("acr"),
+        amr=["fc", *[a for a in amr if a in KNOWN_AMR]],
+    )
+
+
+def keep(flow: FederationFlow, verified: Verified) -> None:
+    """Hold the verified identity on the round trip while the person links or signs up."""
+    flow.subject = verified.subject
+    flow.claims = verified.claims
+    flow.id_token = verified.id_token
+    flow.acr = verified.acr
+    flow.amr = verified.amr
+
+
+def restore(flow: FederationFlow, issuer: str) -> Verified:
+    """The identity a verified round trip holds."""
+    return Verified(
+        provider=flow.provider,
+        issuer=issuer,
+        subject=flow.subject or "",
+        claims=dict(flow.claims or {}),
+        id_token=flow.id_token or "",
+        acr=flow.acr,
+        amr=list(flow.amr or ["fc"]),
+    )
+
+
+def identity_of(issuer: str, subject: str) -> FederatedIdentity | None:
+    return db.session.scalar(
+        select(FederatedIdentity).where(
+            FederatedIdentity.issuer == issuer, FederatedIdentity.subject == subject
+        )
+    )
+
+
+def resolve(verified: Verified, origin: audit.Origin) -> Outcome:
+    """Which of the outcomes applies (no account is changed here)."""
+    identity = identity_of(verified.issuer, verified.subject)
+    if identity is not None:
+        account = db.session.get(Account, identity.account_id)
+        if account is None or not account.is_active:
+            audit.record(
+                "federation.refused",
+                account_id=identity.account_id,
+                origin=origin,
+                provider=verified.provider,
+                reason="account_unavailable",
+            )
+            return Outcome("unavailable", account, identity)
+        return Outcome("login", account, identity)
+    found = pivot.candidates(verified.claims)
+    if len(found) == 1:
+        audit.record(
+            "federation.link_offered",
+            account_id=found[0].id,
+            origin=origin,
+            provider=verified.provider,
+        )
+        return Outcome("link", found[0])
+    if len(found) > 1:
+        audit.record(
+            "federation.match_ambiguous",
+            origin=origin,
+            provider=verified.provider,
+            count=len(found),
+        )
+        return Outcome("ambiguous")
+    return Outcome("signup")
+
+
+def _apply_certified(account: Account, claims: dict[str, Any], fields: list[str]) -> list[str]:
+    values = pivot.certified_values(claims)
+    changed = []
+    for name in fields:
+        if values.get(name) is not None and getattr(account, name) != values[name]:
+            setattr(account, name, values[name])
+            changed.append(name)
+    return changed
+
+
+def login_linked(identity: FederatedIdentity, verified: Verified, origin: audit.Origin) -> Account:
+    """An already linked identity logs in; the certified fields are refreshed."""
+    account = db.session.get(Account, identity.account_id)
+    changed = _apply_certified(account, verified.claims, identity.certified_fields)
+    identity.claims = verified.claims
+    identity.acr = verified.acr
+    identity.last_login_at = utcnow()
+    audit.record(
+        "federation.login",
+        account_id=account.id,
+        origin=origin,
+        provider=verified.provider,
+        acr=verified.acr,
+        refreshed=changed,
+    )
+    return account
+
+
+def check_proof(
+    flow: FederationFlow, account: Account, password: str, origin: audit.Origin
+) -> bool:
+    """The person typed the matched account's password; attempts are counted."""
+    flow.attempts += 1
+    ok, new_hash = verify_password(account.password_hash, password)
+    if ok and new_hash:
+        account.password_hash = new_hash
+    if not ok:
+        audit.record(
+            "federation.link_failed",
+            account_id=account.id,
+            origin=origin,
+            provider=flow.provider,
+            attempts=flow.attempts,
+        )
+    return ok
+
+
+def link(verified: Verified, account: Account, origin: audit.Origin) -> FederatedIdentity:
+    """Link the upstream identity to an account its owner proved; certify its fields.
+
+    An identity of the same issuer already on the account (its `sub` changed with a civil
+    status change) is replaced: the same proof path re-links.
+    """
+    fields = list(pivot.CERTIFIED_FIELDS)
+    identity = db.session.scalar(
+        select(FederatedIdentity).where(
+            FederatedIdentity.account_id == account.id,
+            FederatedIdentity.issuer == verified.issuer,
+        )
+    )
+    relinked = identity is not None
+    if identity is None:
+        identity = FederatedIdentity(
+            provider=verified.provider,
+            issuer=verified.issuer,
+            account_id=account.id,
+        )
+        db.session.add(identity)
+    identity.subject = verified.subject
+    identity.claims = verified.claims
+    identity.acr = verified.acr
+    identity.certified_fields = fields
+    identity.linked_at = utcnow()
+    identity.last_login_at = utcnow()
+    _apply_certified(account, verified.claims, fields)
+    audit.record(
+        "federation.relinked" if relinked else "federation.linked",
+        account_id=account.id,
+        origin=origin,
+        provider=verified.provider,
+        acr=verified.acr,
+    )
+    return identity
+
+
+def create_account(verified: Verified, origin: audit.Origin) -> Account:
+    """A new active account from the certified identity (those fields locked).
+
+    The email is not stored yet: it is set once the person confirms it (a link).
+    """
+    from idp.enrolment.services import record_consents
+
+    values = pivot.certified_values(verified.claims)
+    usage = (verified.claims.get("preferred_username") or "").strip() or None
+    account = Account(
+        status="active",
+        usage_name=usage,
+        civility={"female": "madame", "male": "monsieur"}.get(values["gender"] or ""),
+        **values,
+    )
+    db.session.add(account)
+    db.session.flush()
+    record_consents(account, {})
+    db.session.add(
+        FederatedIdentity(
+            provider=verified.provider,
+            issuer=verified.issuer,
+            subject=verified.subject,
+            account_id=account.id,
+            claims=verified.claims,
+            acr=verified.acr,
+            certified_fields=list(pivot.CERTIFIED_FIELDS),
+            last_login_at=utcnow(),
+        )
+    )
+    audit.record(
+        "federation.account_created",
+        account_id=account.id,
+        origin=origin,
+        provider=verified.provider,
+        acr=verified.acr,
+    )
+    return account
+
+
+def certified_fields(account_id: int) -> set[str]:
+    """Account fields an upstream certifies: the profile page must not let them change."""
+    rows = db.session.scalars(
+        select(FederatedIdentity.certified_fields).where(FederatedIdentity.account_id == account_id)
+    )
+    return {name for fields in rows for name in (fields or [])}

@@ -1,0 +1,205 @@
+"""FranceConnect round trips: start, callback (verify, then log in or hand over), logout, keys."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from flask import abort
+from flask import current_app
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from idp.auth import session as sso
+from idp.auth.views import safe_next
+from idp.extensions import db
+from idp.federation import PROVIDER
+from idp.federation import bp
+from idp.federation import encryption_keys
+from idp.federation import flows
+from idp.federation import logout as upstream_logout
+from idp.federation import services
+from idp.federation import upstream
+from idp.federation.client import UpstreamClient
+from idp.federation.client import UpstreamError
+from idp.models import Account
+from idp.oidc import backchannel
+from idp.oidc.server import query_client
+from idp.security import audit
+from idp.security import tokens
+
+# Flask session keys: states this browser started (login CSRF), the continuation token,
+# and the address a confirmation link was sent to (shown once on the next page).
+STATES = "federation_states"
+CONTINUATION = "federation_flow"
+SENT_TO = "federation_sent_to"
+# Upstream failures that are the provider's (502) rather than a refused answer (400).
+UPSTREAM_DOWN = {"unreachable", "timeout", "upstream_error"}
+
+
+def client_or_404() -> UpstreamClient:
+    client = upstream()
+    if client is None:
+        abort(404)
+    return client
+
+
+def _redirect_uri() -> str:
+    # Built on the issuer, not the request's host: it must match the registration exactly.
+    return current_app.config["ISSUER"] + url_for("federation.callback")
+
+
+def _bind(state: str) -> None:
+    """Remember in the signed session cookie that this browser started this round trip."""
+    started = [h for h in session.get(STATES, []) if isinstance(h, str)][-4:]
+    session[STATES] = [*started, tokens.sha256(state)]
+
+
+def _bound(state: str | None) -> bool:
+    return bool(state) and tokens.sha256(state) in session.get(STATES, [])
+
+
+def _unbind(state: str | None) -> None:
+    if state:
+        session[STATES] = [h for h in session.get(STATES, []) if h != tokens.sha256(state)]
+
+
+def other_ways(next_url: str | None) -> dict[str, Any]:
+    """Links to the other ways in: password login and the portal's sign-up journey."""
+    client_id = None
+    if next_url and next_url.startswith("/authorize"):
+        client_id = parse_qs(urlsplit(next_url).query).get("client_id", [None])[0]
+    portal = query_client(client_id) if client_id else None
+    journey = (portal.journey if portal else None) or current_app.config["DEFAULT_JOURNEY"]
+    params = {"next": next_url} if next_url else {}
+    return {
+        "portal": portal,
+        "login_url": url_for("auth.login", **params),
+        "signup_url": url_for("enrolment.start", journey=journey, **params),
+    }
+
+
+def reason_page(reason: str, next_url: str | None, status: int = 200) -> tuple[str, int]:
+    return render_template("federation/error.html", reason=reason, **other_ways(next_url)), status
+
+
+def _failure(exc: UpstreamError, next_url: str | None, origin: audit.Origin) -> tuple[str, int]:
+    """Every failed round trip: audited, a French page with the other ways in, no change."""
+    audit.record(
+        "federation.failed",
+        origin=origin,
+        provider=PROVIDER,
+        reason=exc.reason,
+        detail=exc.detail,
+    )
+    db.session.commit()
+    status = 200 if exc.reason == "cancelled" else 502 if exc.reason in UPSTREAM_DOWN else 400
+    return reason_page(exc.reason, next_url, status)
+
+
+def log_in(account: Account, verified: services.Verified, next_url: str | None) -> Response:
+    origin = audit.origin_of(request)
+    row, secret = sso.open_session(account, verified.amr, verified.acr, origin)
+    # Kept for the logout chain (FranceConnect's /session/end wants it as id_token_hint).
+    row.upstream_id_token = verified.id_token
+    session.pop(CONTINUATION, None)
+    db.session.commit()
+    response = redirect(next_url or url_for("auth.home"))
+    sso.set_cookie(response, secret)
+    return response
+
+
+@bp.get("/federation/franceconnect/start")
+def start() -> Any:
+    """Send the browser to FranceConnect (state and nonce of 64 hex, acr_values)."""
+    client = client_or_404()
+    next_url = safe_next(request.args.get("next"))
+    origin = audit.origin_of(request)
+    flows.purge_expired()
+    flow, state, nonce = flows.open_flow(
+        "login",
+        client.preset.name,
+        current_app.config["FEDERATION_FLOW_LIFETIME"],
+        return_to=next_url,
+        acr=client.settings.acr,
+    )
+    try:
+        url = client.authorization_url(_redirect_uri(), state, nonce, client.settings.acr)
+    except UpstreamError as exc:
+        flows.close(flow, "failed")
+        return _failure(exc, next_url, origin)
+    _bind(state)
+    audit.record("federation.started", origin=origin, provider=PROVIDER, acr=client.settings.acr)
+    db.session.commit()
+    return redirect(url)
+
+
+@bp.get("/federation/franceconnect/callback")
+def callback() -> Any:
+    """FranceConnect's answer: verify everything, then log in, offer a link, or sign up."""
+    client = client_or_404()
+    origin = audit.origin_of(request)
+    state = request.args.get("state")
+    flow = flows.by_state(state, "login") if _bound(state) else None
+    next_url = flow.return_to if flow else None
+    try:
+        verified = services.verify_callback(client, flow, request.args, _redirect_uri())
+    except UpstreamError as exc:
+        if flow is not None:
+            flows.close(flow, "failed")
+        _unbind(state)
+        return _failure(exc, next_url, origin)
+    _unbind(state)
+    outcome = services.resolve(verified, origin)
+    if outcome.kind == "login":
+        account = services.login_linked(outcome.identity, verified, origin)
+        flows.close(flow)
+        return log_in(account, verified, next_url)
+    if outcome.kind in ("ambiguous", "unavailable"):
+        flows.close(flow, "failed")
+        db.session.commit()
+        return reason_page(outcome.kind, next_url, 409 if outcome.kind == "ambiguous" else 403)
+    services.keep(flow, verified)
+    flow.candidate_id = outcome.account.id if outcome.kind == "link" else None
+    session[CONTINUATION] = flows.continue_flow(
+        flow, current_app.config["FEDERATION_FLOW_LIFETIME"]
+    )
+    db.session.commit()
+    return redirect(url_for(".link" if outcome.kind == "link" else ".signup"))
+
+
+@bp.get("/federation/franceconnect/logged-out")
+def logged_out() -> Any:
+    """Back from FranceConnect's logout: finish the portal's logout (its state included)."""
+    client_or_404()
+    origin = audit.origin_of(request)
+    flow = upstream_logout.finish(request.args.get("state"), origin)
+    # The session normally ended before leaving; without a state it still must end here.
+    current = sso.current_session()
+    if current is not None:
+        sso.end_session(current, origin, reason="upstream_logout")
+    db.session.commit()
+    backchannel.dispatch_after_commit()
+    if flow is not None and flow.return_to:
+        response = redirect(flow.return_to)
+    else:
+        response = current_app.make_response(render_template("auth/logged_out.html"))
+    sso.clear_cookie(response)
+    return response
+
+
+@bp.get("/federation/jwks.json")
+def jwks() -> Any:
+    """idp's public encryption keys (registered with FranceConnect+ as our JWKS URL)."""
+    client = client_or_404()
+    if not client.preset.encrypted:
+        abort(404)
+    response = jsonify(encryption_keys(current_app.config).public_jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
