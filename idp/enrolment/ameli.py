@@ -7,7 +7,6 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
 from wtforms import RadioField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -27,11 +26,10 @@ from idp.enrolment.fields import birthdate_field
 from idp.enrolment.fields import checked
 from idp.enrolment.fields import email_confirm_field
 from idp.enrolment.fields import email_field
+from idp.enrolment.fields import new_password_fields
 from idp.enrolment.fields import phone_field
-from idp.enrolment.fields import same_as
 from idp.enrolment.fields import value
 from idp.enrolment.models import Enrolment
-from idp.enrolment.passwords import policy_validator
 from idp.registry import crypto
 from idp.registry import services as registry
 from idp.security.passwords import hash_password
@@ -105,18 +103,12 @@ class ConditionsForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    password = PasswordField(
+    password, password_confirm = new_password_fields(
         _l("Mon nouveau code"),
-        validators=[DataRequired(_l("Choisissez votre code personnel.")), policy_validator()],
-        render_kw={"autocomplete": "new-password"},
-    )
-    password_confirm = PasswordField(
         _l("Confirmer mon nouveau code"),
-        validators=[
-            DataRequired(_l("Saisissez une seconde fois votre code personnel.")),
-            same_as("password", _l("Les deux codes ne sont pas identiques.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
+        missing=_l("Choisissez votre code personnel."),
+        missing_confirm=_l("Saisissez une seconde fois votre code personnel."),
+        mismatch=_l("Les deux codes ne sont pas identiques."),
     )
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -25,11 +24,10 @@ from idp.enrolment.fields import consent_fields
 from idp.enrolment.fields import email_confirm_field
 from idp.enrolment.fields import email_field
 from idp.enrolment.fields import name_field
+from idp.enrolment.fields import new_password_fields
 from idp.enrolment.fields import phone_field
-from idp.enrolment.fields import same_as
 from idp.enrolment.fields import value
 from idp.enrolment.models import Enrolment
-from idp.enrolment.passwords import policy_validator
 from idp.models import Account
 from idp.security.passwords import hash_password
 
@@ -63,18 +61,8 @@ class EmailForm(FlaskForm):
 
 
 class FinaliseForm(FlaskForm):
-    password = PasswordField(
-        _l("Mot de passe"),
-        validators=[DataRequired(_l("Choisissez un mot de passe.")), policy_validator()],
-        render_kw={"autocomplete": "new-password"},
-    )
-    password_confirm = PasswordField(
-        _l("Confirmation du mot de passe"),
-        validators=[
-            DataRequired(_l("Saisissez une seconde fois votre mot de passe.")),
-            same_as("password", _l("Les deux mots de passe ne sont pas identiques.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
+    password, password_confirm = new_password_fields(
+        _l("Mot de passe"), _l("Confirmation du mot de passe")
     )
     birthdate = birthdate_field()
     phone = phone_field(_l("Téléphone"), mobile=False, needed=True)

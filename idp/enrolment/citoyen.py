@@ -7,7 +7,6 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
-from wtforms import PasswordField
 from wtforms import RadioField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -29,11 +28,11 @@ from idp.enrolment.fields import consent_fields
 from idp.enrolment.fields import email_confirm_field
 from idp.enrolment.fields import email_field
 from idp.enrolment.fields import name_field
+from idp.enrolment.fields import new_password_fields
 from idp.enrolment.fields import phone_field
-from idp.enrolment.fields import same_as
+from idp.enrolment.fields import username_field
 from idp.enrolment.fields import value
 from idp.enrolment.models import Enrolment
-from idp.enrolment.passwords import policy_validator
 from idp.security.passwords import hash_password
 
 PROFILES = [
@@ -99,28 +98,12 @@ class IdentityForm(FlaskForm):
 
 
 class CredentialsForm(FlaskForm):
-    username = StringField(
+    username = username_field(
         _l("Votre identifiant de connexion"),
-        description=_l("Un identifiant vous est proposé ; vous pouvez le modifier."),
-        validators=[
-            DataRequired(_l("Choisissez un identifiant.")),
-            Length(min=3, max=64),
-            checked(v.username),
-        ],
-        render_kw={"autocomplete": "username", "spellcheck": "false", "autocapitalize": "none"},
+        _l("Un identifiant vous est proposé ; vous pouvez le modifier."),
     )
-    password = PasswordField(
-        _l("Mot de passe"),
-        validators=[DataRequired(_l("Choisissez un mot de passe.")), policy_validator()],
-        render_kw={"autocomplete": "new-password"},
-    )
-    password_confirm = PasswordField(
-        _l("Répéter votre mot de passe"),
-        validators=[
-            DataRequired(_l("Saisissez une seconde fois votre mot de passe.")),
-            same_as("password", _l("Les deux mots de passe ne sont pas identiques.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
+    password, password_confirm = new_password_fields(
+        _l("Mot de passe"), _l("Répéter votre mot de passe")
     )
     cgu, rgpd = consent_fields()
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField
 from wtforms import EmailField
+from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -122,6 +123,49 @@ def phone_field(label: Any, mobile: bool, needed: bool = False) -> StringField:
         else _l("Par exemple 01 23 45 67 89."),
         validators=[*checks, checked(v.mobile_phone if mobile else v.phone)],
         render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+
+
+PASSWORD_MISSING = _l("Choisissez un mot de passe.")
+PASSWORD_CONFIRM_MISSING = _l("Saisissez une seconde fois votre mot de passe.")
+PASSWORDS_DIFFER = _l("Les deux mots de passe ne sont pas identiques.")
+
+
+def new_password_fields(
+    label: Any,
+    confirm_label: Any,
+    *,
+    missing: Any = PASSWORD_MISSING,
+    missing_confirm: Any = PASSWORD_CONFIRM_MISSING,
+    mismatch: Any = PASSWORDS_DIFFER,
+) -> tuple[PasswordField, PasswordField]:
+    """A new password checked against the journey's policy, and its exact confirmation."""
+    from idp.enrolment.passwords import policy_validator
+
+    return (
+        PasswordField(
+            label,
+            validators=[DataRequired(missing), policy_validator()],
+            render_kw={"autocomplete": "new-password"},
+        ),
+        PasswordField(
+            confirm_label,
+            validators=[DataRequired(missing_confirm), same_as("password", mismatch)],
+            render_kw={"autocomplete": "new-password"},
+        ),
+    )
+
+
+def username_field(label: Any, description: Any) -> StringField:
+    return StringField(
+        label,
+        description=description,
+        validators=[
+            DataRequired(_l("Choisissez un identifiant.")),
+            Length(min=3, max=64),
+            checked(v.username),
+        ],
+        render_kw={"autocomplete": "username", "spellcheck": "false", "autocapitalize": "none"},
     )
 
 

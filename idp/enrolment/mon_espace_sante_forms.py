@@ -7,12 +7,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
-from wtforms import PasswordField
 from wtforms import RadioField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
-from wtforms.validators import Length
 from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
@@ -24,10 +22,10 @@ from idp.enrolment import validators as v
 from idp.enrolment.fields import checked
 from idp.enrolment.fields import email_confirm_field
 from idp.enrolment.fields import email_field
+from idp.enrolment.fields import new_password_fields
 from idp.enrolment.fields import phone_field
-from idp.enrolment.fields import same_as
+from idp.enrolment.fields import username_field
 from idp.enrolment.fields import value
-from idp.enrolment.passwords import policy_validator
 from idp.extensions import db
 from idp.registry import services as registry
 from idp.registry.models import InsuredRecord
@@ -239,28 +237,9 @@ class EmailForm(FlaskForm):
 
 
 class CredentialsForm(FlaskForm):
-    username = StringField(
-        _l("Choisir mon identifiant"),
-        description=_l("Ex : prenom.nom, pseudo, etc"),
-        validators=[
-            DataRequired(_l("Choisissez un identifiant.")),
-            Length(min=3, max=64),
-            checked(v.username),
-        ],
-        render_kw={"autocomplete": "username", "spellcheck": "false", "autocapitalize": "none"},
-    )
-    password = PasswordField(
-        _l("Choisir mon mot de passe"),
-        validators=[DataRequired(_l("Choisissez un mot de passe.")), policy_validator()],
-        render_kw={"autocomplete": "new-password"},
-    )
-    password_confirm = PasswordField(
-        _l("Confirmer mon mot de passe"),
-        validators=[
-            DataRequired(_l("Saisissez une seconde fois votre mot de passe.")),
-            same_as("password", _l("Les deux mots de passe ne sont pas identiques.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
+    username = username_field(_l("Choisir mon identifiant"), _l("Ex : prenom.nom, pseudo, etc"))
+    password, password_confirm = new_password_fields(
+        _l("Choisir mon mot de passe"), _l("Confirmer mon mot de passe")
     )
 
     def validate_username(self, field: Any) -> None:
