@@ -96,8 +96,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def remember_ui_locales() -> None:
         # OIDC Core 3.1.2.1: ui_locales on /authorize applies to the pages that follow.
-        if request.args.get("ui_locales") or request.form.get("ui_locales"):
-            wanted = request.args.get("ui_locales") or request.form.get("ui_locales")
+        wanted = request.args.get("ui_locales")
+        if not wanted and request.method == "POST" and request.endpoint == "oidc.authorize":
+            wanted = request.form.get("ui_locales")
+        if wanted:
             for tag in wanted.split():
                 lang = tag.split("-")[0].lower()
                 if lang in LOCALES:

@@ -89,7 +89,8 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         else None,
     )
     db.session.add(row)
-    if row.sid:
+    # The portal joined the SSO session when its code was redeemed; refreshes add nothing.
+    if row.sid and request.authorization_code is not None:
         session_row = db.session.scalar(select(BrowserSession).where(BrowserSession.sid == row.sid))
         if (
             session_row is not None
