@@ -163,7 +163,7 @@ def test_mon_espace_sante_activation_by_sms_returns_to_the_portal_logged_in(
     page.goto(portals.home(MES))
     page.get_by_role("link", name="Se connecter").click()
     page.wait_for_url(f"{idp}/connexion?*")
-    page.get_by_role("link", name="Créer un compte").click()
+    page.get_by_role("link", name="Activer Mon espace santé").click()  # seed 002 wording
 
     page.wait_for_url(f"{idp}/inscription/mon-espace-sante/commencer")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Activer Mon espace santé")
@@ -233,7 +233,7 @@ def test_mon_espace_sante_opposition_from_the_intro(app, page, portals, inbox, c
     idp = portals.idp_url
     page.goto(portals.home(MES))
     page.get_by_role("link", name="Se connecter").click()
-    page.get_by_role("link", name="Créer un compte").click()
+    page.get_by_role("link", name="Activer Mon espace santé").click()  # seed 002 wording
     page.get_by_role("link", name="Je peux aussi clôturer ou m'opposer à Mon espace santé").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(
         "Clôturer ou m'opposer à Mon espace santé"
