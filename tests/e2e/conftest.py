@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from playwright import sync_api as playwright_sync  # a dev dependency: never skipped
 from werkzeug.serving import make_server
 
 from demo.portals import create_portals_app
@@ -23,8 +24,6 @@ from idp.extensions import db
 from idp.oidc.clients import create_client
 from tests.conftest import free_port
 from tests.conftest import make_config
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
