@@ -119,7 +119,6 @@ def mes_email() -> Any:
         form=form,
         step=contact_step,
         index=index,
-        total=len(j.steps),
     )
 
 

@@ -88,6 +88,15 @@ def _step_url(journey: Journey, step_name: str) -> str:
 
 def _page(template: str, journey: Journey, enrolment: Enrolment | None, **context: Any) -> str:
     personal = personal_info(enrolment)
+    step = context.get("step")
+    if step is not None and enrolment is not None:
+        # The stepper counts only the steps this person goes through (a child skips some).
+        visible = [s for s in journey.steps if not s.skipped(enrolment)]
+        visible += [journey.finalise] if journey.finalise else []
+        if step in visible:
+            n = visible.index(step)
+            following = visible[n + 1] if n + 1 < len(visible) else None
+            context["stepper"] = {"n": n + 1, "total": len(visible), "next": following}
     if journey.offers_franceconnect:
         context = {
             **federation.login_context(enrolment.return_to if enrolment else None),
@@ -185,7 +194,6 @@ def step(journey: str, step: str) -> Any:
         form=form,
         step=current_step,
         index=index,
-        total=len(j.steps) + (1 if j.finalise else 0),
         back_step=engine.previous(j, enrolment, current_step),
         **extra,
     )
@@ -482,7 +490,6 @@ def link(secret: str) -> Any:
             form=form,
             step=j.finalise,
             index=len(j.steps),
-            total=len(j.steps) + 1,
             **extra,
         )
     form = FlaskForm()

@@ -566,7 +566,13 @@ def test_a_logged_in_parent_activates_the_profile_of_a_child(
     page = walker.get(f"{BASE}/informations")
     assert "informations personnelles de votre enfant" in page.text and "Lucie" in page.text
     walker.post(f"{BASE}/informations", {})
-    walker.get(f"{BASE}/conditions")
+    conditions = walker.get(f"{BASE}/conditions")
+    # The stepper counts only the steps a parent goes through for a child: the contact,
+    # identifier and password steps are skipped, so the conditions are the last one.
+    own_total = int(re.search(r"Étape \d+ sur (\d+)", page.text).group(1))
+    assert re.search(r"Étape (\d+) sur \1<", conditions.text), "conditions are the last step"
+    assert int(re.search(r"Étape \d+ sur (\d+)", conditions.text).group(1)) <= own_total
+    assert "Étape suivante" not in conditions.text
     done = walker.post(f"{BASE}/conditions", {"accept": "y"})
     location = done.headers["Location"]
     assert location.startswith(f"{BASE}/profil-active?") and "profil=" in location
