@@ -93,7 +93,7 @@ def _page(template: str, journey: Journey, enrolment: Enrolment | None, **contex
         # The stepper counts only the steps this person goes through (a child skips some).
         visible = [s for s in journey.steps if not s.skipped(enrolment)]
         visible += [journey.finalise] if journey.finalise else []
-        if step in visible:
+        if step in visible and len(visible) > 1:  # no stepper for a one-page journey
             n = visible.index(step)
             following = visible[n + 1] if n + 1 < len(visible) else None
             context["stepper"] = {"n": n + 1, "total": len(visible), "next": following}
