@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import io
 import re
-import secrets
 from collections.abc import Iterator
 
 import pytest
 
-from demo.portals import create_portals_app
 from idp.extensions import db
-from idp.oidc.clients import create_client
 from idp.registry.services import import_csv
-from tests.conftest import free_port
-from tests.e2e.conftest import HOST
-from tests.e2e.conftest import ServerThread
 from tests.e2e.conftest import playwright_sync
 from tests.e2e.test_journeys_browser import Portals
 from tests.e2e.test_journeys_browser import activation_link
@@ -24,6 +18,7 @@ from tests.e2e.test_journeys_browser import expect_logged_in
 from tests.e2e.test_journeys_browser import expect_step
 from tests.e2e.test_journeys_browser import inbox  # noqa: F401
 from tests.e2e.test_journeys_browser import mail_to
+from tests.e2e.test_journeys_browser import serve_portals
 from tests.e2e.test_journeys_browser import signup_idp  # noqa: F401
 from tests.e2e.test_journeys_browser import smtp  # noqa: F401
 from tests.e2e.test_journeys_browser import textbox
@@ -38,35 +33,11 @@ EMAIL = "angela.martin@example.fr"
 
 @pytest.fixture
 def ameli_portal(app, signup_idp) -> Iterator[Portals]:  # noqa: F811
-    port = free_port()
-    base = f"http://{HOST}:{port}"
     with app.app_context():
-        import_csv("insured", io.StringIO(CSV))
-        registered = create_client(
-            name="ameli",
-            client_id="e2e-ameli",
-            redirect_uris=[f"{base}/ameli/callback"],
-            post_logout_redirect_uris=[f"{base}/ameli/logged-out"],
-            scope="openid profile email phone address",
-            journey="ameli",
-        )
+        assert import_csv("insured", io.StringIO(CSV)).rejected == []
         db.session.commit()
-        portal = {
-            "slug": "ameli",
-            "name": "ameli",
-            "client_id": "e2e-ameli",
-            "client_secret": registered.secret,
-        }
-    portals_app = create_portals_app(
-        {
-            "issuer": signup_idp,
-            "base_url": base,
-            "secret_key": secrets.token_urlsafe(32),
-            "portals": [portal],
-        }
-    )
-    with ServerThread(portals_app, port):
-        yield Portals(idp_url=signup_idp, base_url=base)
+    with serve_portals(app, signup_idp, [AMELI]) as served:
+        yield served
 
 
 def test_ameli_signs_up_confirms_email_then_logs_in_with_nir(page, ameli_portal, inbox):  # noqa: F811

@@ -12,6 +12,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,20 +106,20 @@ class Portals:
         return f"{self.base_url}/{portal[0]}/"
 
 
-@pytest.fixture
-def portals(app, signup_idp) -> Iterator[Portals]:
-    """The demo portals app with one portal per journey, registered for this test."""
+@contextmanager
+def serve_portals(app, idp_url: str, portals, scope: str = "openid profile email phone address"):
+    """Register one demo portal per (slug, name, journey) and serve the demo portals app."""
     port = free_port()
     base = f"http://{HOST}:{port}"
     configs = []
     with app.app_context():
-        for slug, name, journey in (CITOYEN, ARS):
+        for slug, name, journey in portals:
             registered = create_client(
                 name=name,
                 client_id=f"e2e-{slug}",
                 redirect_uris=[f"{base}/{slug}/callback"],
                 post_logout_redirect_uris=[f"{base}/{slug}/logged-out"],
-                scope="openid profile email phone address",
+                scope=scope,
                 journey=journey,
             )
             configs.append(
@@ -132,16 +133,23 @@ def portals(app, signup_idp) -> Iterator[Portals]:
         db.session.commit()
     portals_app = create_portals_app(
         {
-            "issuer": signup_idp,
+            "issuer": idp_url,
             "base_url": base,
             "secret_key": secrets.token_urlsafe(32),
             "portals": configs,
         }
     )
     with ServerThread(portals_app, port):
-        yield Portals(idp_url=signup_idp, base_url=base)
+        yield Portals(idp_url=idp_url, base_url=base)
     with app.app_context():
         db.session.remove()
+
+
+@pytest.fixture
+def portals(app, signup_idp) -> Iterator[Portals]:
+    """The demo portals app with one portal per journey, registered for this test."""
+    with serve_portals(app, signup_idp, (CITOYEN, ARS)) as served:
+        yield served
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -10,20 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import secrets
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 
-from demo.portals import create_portals_app
 from idp.extensions import db
-from idp.oidc.clients import create_client
 from idp.registry.models import LetterRequest
 from idp.registry.services import import_csv
-from tests.conftest import free_port
-from tests.e2e.conftest import HOST
-from tests.e2e.conftest import ServerThread
 from tests.e2e.conftest import playwright_sync
 from tests.e2e.test_journeys_browser import SCREENSHOTS
 from tests.e2e.test_journeys_browser import Portals
@@ -31,6 +25,7 @@ from tests.e2e.test_journeys_browser import activation_link
 from tests.e2e.test_journeys_browser import expect_logged_in
 from tests.e2e.test_journeys_browser import inbox  # noqa: F401 (fixture)
 from tests.e2e.test_journeys_browser import mail_to
+from tests.e2e.test_journeys_browser import serve_portals
 from tests.e2e.test_journeys_browser import signup_idp  # noqa: F401 (fixture)
 from tests.e2e.test_journeys_browser import smtp  # noqa: F401 (fixture)
 from tests.e2e.test_journeys_browser import textbox
@@ -55,38 +50,11 @@ NUMBERS = ("zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "hui
 @pytest.fixture
 def pro_portal(app, signup_idp) -> Iterator[Portals]:  # noqa: F811
     """The registry with one professional, and the demo portal of the professionals' space."""
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    slug, name, journey = PRO
     with app.app_context():
         assert import_csv("professional", io.StringIO(CSV)).rejected == []
-        registered = create_client(
-            name=name,
-            client_id=f"e2e-{slug}",
-            redirect_uris=[f"{base}/{slug}/callback"],
-            post_logout_redirect_uris=[f"{base}/{slug}/logged-out"],
-            scope="openid profile email phone address",
-            journey=journey,
-        )
         db.session.commit()
-        config = {
-            "slug": slug,
-            "name": name,
-            "client_id": registered.client.client_id,
-            "client_secret": registered.secret,
-        }
-    portals_app = create_portals_app(
-        {
-            "issuer": signup_idp,
-            "base_url": base,
-            "secret_key": secrets.token_urlsafe(32),
-            "portals": [config],
-        }
-    )
-    with ServerThread(portals_app, port):
-        yield Portals(idp_url=signup_idp, base_url=base)
-    with app.app_context():
-        db.session.remove()
+    with serve_portals(app, signup_idp, [PRO]) as served:
+        yield served
 
 
 def test_pro_sante_signs_up_with_the_old_password_and_returns_logged_in(page, pro_portal, inbox):  # noqa: F811
