@@ -16,11 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask
 from flask import current_app
 from flask import g
 from sqlalchemy import delete
@@ -29,6 +27,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
+from idp.background import in_background
 from idp.extensions import db
 from idp.models import utcnow
 from idp.notify.masking import mask_recipient
@@ -210,18 +209,7 @@ def dispatch_after_commit() -> None:
     if not current_app.config["NOTIFY_ASYNC"]:
         run_pending()
         return
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def work() -> None:
-        with app.app_context():
-            try:
-                run_pending()
-            except Exception:  # a failed delivery must never surface to the browser
-                log.exception("notification delivery failed")
-            finally:
-                db.session.remove()
-
-    threading.Thread(target=work, name="idp-notify", daemon=True).start()
+    in_background("idp-notify", run_pending)
 
 
 def max_attempts() -> int:

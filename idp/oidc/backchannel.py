@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
 import uuid
 
 import requests
-from flask import Flask
 from flask import current_app
 from flask import g
 from joserfc import jwt
 from sqlalchemy import select
 
+from idp.background import in_background
 from idp.extensions import db
 from idp.models import utcnow
 from idp.oidc import claims
@@ -141,15 +140,4 @@ def dispatch_after_commit() -> None:
     """Start a background delivery if this request queued logout tokens."""
     if not g.pop("backchannel_pending", False):
         return
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def work() -> None:
-        with app.app_context():
-            try:
-                run_pending()
-            except Exception:  # a failed delivery must never surface to the browser
-                log.exception("back-channel delivery failed")
-            finally:
-                db.session.remove()
-
-    threading.Thread(target=work, name="idp-backchannel", daemon=True).start()
+    in_background("idp-backchannel", run_pending)
