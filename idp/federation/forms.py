@@ -1,4 +1,4 @@
-"""Forms of the FranceConnect pages: proving an account before linking, creating one."""
+"""Forms of the FranceConnect pages: proving an account before linking, creating one, NIR."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from wtforms.validators import Length
 from idp.enrolment.fields import consent_fields
 from idp.enrolment.fields import email_confirm_field
 from idp.enrolment.fields import email_field
+from idp.enrolment.mon_espace_sante_forms import CardForm
 
 
 class ProofForm(FlaskForm):
@@ -33,3 +34,10 @@ class SignupForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """Only a CSRF token (refusing the link, confirming an email)."""
+
+
+class InsuredForm(FlaskForm):
+    """After a sign-up for an Assurance Maladie portal: NIR and Carte Vitale serial number."""
+
+    nir = CardForm.nir
+    card_serial = CardForm.card_serial

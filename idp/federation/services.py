@@ -2,27 +2,37 @@
 
 Conventions (Indico): an upstream login resolves to one of three outcomes and each is
 audited. Never link on an email: only the upstream `sub` (already linked) or a unique
-pivot-identity match followed by the account's password.
+pivot-identity match followed by the account's password, then a link sent to its email.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
+from idp.enrolment import services as accounts
+from idp.enrolment import validators
+from idp.enrolment.models import AccountIdentifier
 from idp.extensions import db
 from idp.federation import pivot
 from idp.federation.client import UpstreamClient
 from idp.federation.client import UpstreamError
+from idp.federation.contact import link_state
 from idp.federation.models import FederatedIdentity
 from idp.federation.models import FederationFlow
 from idp.models import Account
 from idp.models import utcnow
+from idp.registry import services as registry
+from idp.registry.models import InsuredRecord
 from idp.security import audit
+from idp.security import tokens
+from idp.security import verification
 from idp.security.passwords import verify_password
+from idp.security.verification import Verification
 
 # Upstream errors that mean "the person cancelled" (FC also uses it for a failed
 # civil-registry lookup: same page, other ways to log in).
@@ -30,6 +40,11 @@ CANCELLED = {"access_denied"}
 # RFC 8176 amr values passed through next to our own "fc".
 KNOWN_AMR = {"pwd", "mfa", "otp", "sms", "hwk", "swk", "pin", "face", "fpt", "pop", "sc", "mca"}
 MAX_PROOF_ATTEMPTS = 5
+# The second proof of a link: a single-use link to the matched account's email.
+LINK_PURPOSE = "federation_link"
+LINK_VALIDITY = dt.timedelta(hours=1)
+# Portal journeys that need the person's NIR, checked against the insured registry.
+NIR_JOURNEYS = {"ameli", "mon-espace-sante"}
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,14 @@ def identity_of(issuer: str, subject: str) -> FederatedIdentity | None:
     )
 
 
+def identity_of_account(account_id: int, issuer: str) -> FederatedIdentity | None:
+    return db.session.scalar(
+        select(FederatedIdentity).where(
+            FederatedIdentity.account_id == account_id, FederatedIdentity.issuer == issuer
+        )
+    )
+
+
 def resolve(verified: Verified, origin: audit.Origin) -> Outcome:
     """Which of the outcomes applies (no account is changed here)."""
     identity = identity_of(verified.issuer, verified.subject)
@@ -207,6 +230,39 @@ def check_proof(
     return ok
 
 
+def send_link_proof(flow: FederationFlow, account: Account, origin: audit.Origin) -> str:
+    """The password (if any) proved: email a link whose secret now continues the round trip."""
+    issued = verification.issue_link(
+        LINK_PURPOSE, account.email, LINK_VALIDITY, account_id=account.id
+    )
+    flow.continuation_hash = tokens.sha256(issued.secret)
+    flow.stage = "emailed"
+    flow.expires_at = utcnow() + LINK_VALIDITY
+    audit.record(
+        "federation.link_email_sent",
+        account_id=account.id,
+        origin=origin,
+        provider=flow.provider,
+        password=account.password_hash is not None,
+    )
+    return issued.secret
+
+
+def link_proof(secret: str) -> tuple[str, Verification | None, FederationFlow | None]:
+    """The email link's state (see contact.link_state), its row and the round trip it
+    continues ("gone" once that round trip ended)."""
+    row = verification.find_link(secret, LINK_PURPOSE)
+    state = link_state(row)
+    flow = db.session.scalar(
+        select(FederationFlow).where(FederationFlow.continuation_hash == tokens.sha256(secret))
+    )
+    if state == "valid" and (
+        flow is None or flow.stage != "emailed" or flow.expires_at <= utcnow()
+    ):
+        state = "gone"
+    return state, row, flow if state == "valid" else None
+
+
 def link(verified: Verified, account: Account, origin: audit.Origin) -> FederatedIdentity:
     """Link the upstream identity to an account its owner proved; certify its fields.
 
@@ -214,12 +270,7 @@ def link(verified: Verified, account: Account, origin: audit.Origin) -> Federate
     status change) is replaced: the same proof path re-links.
     """
     fields = list(pivot.CERTIFIED_FIELDS)
-    identity = db.session.scalar(
-        select(FederatedIdentity).where(
-            FederatedIdentity.account_id == account.id,
-            FederatedIdentity.issuer == verified.issuer,
-        )
-    )
+    identity = identity_of_account(account.id, verified.issuer)
     relinked = identity is not None
     if identity is None:
         identity = FederatedIdentity(
@@ -291,3 +342,47 @@ def certified_fields(account_id: int) -> set[str]:
         select(FederatedIdentity.certified_fields).where(FederatedIdentity.account_id == account_id)
     )
     return {name for fields in rows for name in (fields or [])}
+
+
+def needs_nir(journey: str | None, account_id: int) -> bool:
+    """The portal's journey wants a NIR the account does not have yet."""
+    if journey not in NIR_JOURNEYS:
+        return False
+    known = db.session.scalar(
+        select(AccountIdentifier.id).where(
+            AccountIdentifier.account_id == account_id, AccountIdentifier.kind == "nir"
+        )
+    )
+    return known is None
+
+
+def _same_given_names(upstream: str | None, registered: str | None) -> bool:
+    """All first names, or the first one (a registry may hold only that)."""
+    mine, theirs = validators.normalise_name(upstream), validators.normalise_name(registered)
+    return bool(mine and theirs) and (mine == theirs or mine.split()[0] == theirs.split()[0])
+
+
+def match_insured(claims: dict[str, Any], nir: str, card_serial: str) -> InsuredRecord | None:
+    """The insured record of NIR + card serial whose birthdate, birth name and first names
+    are those of the upstream identity (never says which differed)."""
+    born = pivot.parse_birthdate(claims.get("birthdate"))
+    if born is None:
+        return None
+    record = registry.match_insured_card(nir=nir, card_serial=card_serial, birthdate=born)
+    if record is None:
+        return None
+    family = validators.normalise_name(claims.get("family_name"))
+    if not family or family != validators.normalise_name(record.birth_family_name):
+        return None
+    return record if _same_given_names(claims.get("given_name"), record.given_names) else None
+
+
+def add_nir(account: Account, record: InsuredRecord, origin: audit.Origin) -> bool:
+    """Give the account the record's NIR (not shown); False when another account has it."""
+    nir = record.nir()
+    if accounts.identifier_in_use("nir", nir):
+        audit.record("federation.nir_taken", account_id=account.id, origin=origin)
+        return False
+    accounts.add_identifier(account, "nir", nir, shown=False)
+    audit.record("federation.nir_added", account_id=account.id, origin=origin)
+    return True

@@ -111,6 +111,7 @@ def fc_plus(app, tmp_path_factory, fc_smtp) -> Iterator[Platform]:
     yield from _platform(app, tmp_path_factory, fc_smtp, "franceconnect-plus")
 
 
+LINK_PROOF = re.compile(r"http://localhost(/federation/franceconnect/relier/[A-Za-z0-9_\-]+)")
 CHOOSE = re.compile(r'action="([^"]*/interaction/[^"]+/login)"')
 CANCEL = re.compile(r'action="([^"]*/interaction/[^"]+/cancel)"')
 
@@ -240,3 +241,17 @@ def fc_session_with_portal_tokens(platform, identity="pierre-paul"):
     code = query_of(response.headers["Location"])["code"]
     tokens = flow.token(code).get_json()
     return browser, flow, tokens
+
+
+def link_proof_path(platform, email: str) -> str:
+    """The path of the last linking proof mailed to `email`."""
+    mails = [m for m in platform.smtp.wait(1) if email in m.rcpt_tos]
+    return LINK_PROOF.search(mails[-1].part("plain")).group(1)
+
+
+def prove_by_mail(platform, browser, email: str, decision: str = "link"):
+    """Open the linking proof mailed to `email` (GET), then confirm or refuse it (POST)."""
+    path = link_proof_path(platform, email)
+    page = browser.get(path)
+    assert page.status_code == 200 and "Relier votre compte à FranceConnect" in page.text
+    return browser.submit(path, {"decision": decision})

@@ -20,6 +20,7 @@ from tests.factories import PASSWORD
 from tests.factories import Factories
 from tests.factories import Flow
 from tests.federation.conftest import ANGELA_EMAIL
+from tests.federation.conftest import prove_by_mail
 from tests.federation.conftest import query_of
 from tests.federation.conftest import sign_up
 
@@ -162,7 +163,11 @@ def test_unique_match_links_after_the_password_proves_ownership(fc):
     assert count(fc, FederatedIdentity) == 0
     assert len(events(fc, "federation.link_failed")) == 1
 
-    linked = browser.submit("/federation/franceconnect/lier-mon-compte", {"password": PASSWORD})
+    sent = browser.submit("/federation/franceconnect/lier-mon-compte", {"password": PASSWORD})
+    assert sent.headers["Location"].startswith("/federation/franceconnect/lien-envoye")
+    assert "a***@example.fr" in browser.follow().text
+    assert count(fc, FederatedIdentity) == 0 and count(fc, BrowserSession) == 0  # not yet
+    linked = prove_by_mail(fc, browser, "angela.dubois@example.fr")
     assert linked.status_code == 302 and linked.headers["Location"] == "/"
     with fc.idp.app_context():
         identity = db.session.scalar(select(FederatedIdentity))
@@ -201,6 +206,7 @@ def test_the_right_password_on_the_last_attempt_still_links(fc):
         assert page.status_code == 200
     page = browser.submit("/federation/franceconnect/lier-mon-compte", {"password": PASSWORD})
     assert page.status_code == 302
+    prove_by_mail(fc, browser, "angela.dubois@example.fr")
     assert count(fc, FederatedIdentity) == 1
 
 
@@ -342,6 +348,7 @@ def test_a_changed_sub_relinks_through_the_same_proof(fc):
     browser = fc.browser()
     browser.fc_login("angela")
     browser.submit("/federation/franceconnect/lier-mon-compte", {"password": PASSWORD})
+    prove_by_mail(fc, browser, "angela.dubois@example.fr")
     with fc.idp.app_context():
         identity = db.session.scalar(select(FederatedIdentity))
         new_sub = identity.subject
@@ -351,6 +358,7 @@ def test_a_changed_sub_relinks_through_the_same_proof(fc):
     page = again.fc_login("angela")
     assert "Un compte existe déjà à votre nom" in page.text
     again.submit("/federation/franceconnect/lier-mon-compte", {"password": PASSWORD})
+    prove_by_mail(fc, again, "angela.dubois@example.fr")
     with fc.idp.app_context():
         rows = list(db.session.scalars(select(FederatedIdentity)))
         assert [(r.account_id, r.subject) for r in rows] == [(account_id, new_sub)]
