@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["idp_keys"] = KeyStore(settings["KEYS_DIR"], settings["KEY_RETENTION_DAYS"])
     app.extensions["idp_oauth"] = build_server(app)
 
+    from idp.account import bp as account_bp
     from idp.auth import bp as auth_bp
     from idp.enrolment import bp as enrolment_bp
     from idp.oidc import bp as oidc_bp
@@ -77,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(enrolment_bp)
+    app.register_blueprint(account_bp)
     errors_views.init_app(app)
     notify.init_app(app)
     federation.init_app(app)
