@@ -7,13 +7,10 @@ import datetime as dt
 from email_validator import EmailNotValidError
 from email_validator import validate_email
 from sqlalchemy import select
-from sqlalchemy import update
 
 from idp.extensions import db
 from idp.models import Account
 from idp.models import utcnow
-from idp.oidc.models import BrowserSession
-from idp.oidc.models import Token
 from idp.security import audit
 from idp.security.passwords import hash_password
 
@@ -67,16 +64,9 @@ def create_account(
 
 def disable_account(account: Account, reason: str) -> None:
     """Disable an account and end everything it holds: sessions and tokens."""
+    from idp.auth.session import end_account_sessions
+
     account.status = "disabled"
-    now = utcnow()
-    db.session.execute(
-        update(BrowserSession)
-        .where(BrowserSession.account_id == account.id, BrowserSession.ended_at.is_(None))
-        .values(ended_at=now)
-    )
-    db.session.execute(
-        update(Token)
-        .where(Token.account_id == account.id, Token.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    # Portals that got tokens in its sessions are told (back-channel logout).
+    end_account_sessions(account.id, None, reason="account_disabled")
     audit.record("account.disabled", account_id=account.id, reason=reason)

@@ -311,6 +311,9 @@ def users_disable(identifier: str, reason: str) -> None:
         _fail(f"Compte inconnu : {identifier}")
     disable_account(account, reason)
     db.session.commit()
+    from idp.oidc.backchannel import run_pending
+
+    run_pending()  # in the foreground: a CLI process does not outlive a background thread
     click.echo(f"{account.email} désactivé")
 
 

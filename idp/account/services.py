@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import delete
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -100,17 +99,7 @@ def change_password(
     now = utcnow()
     account.password_hash = hash_password(new_password)
     account.password_set_at = now
-    ended = end_other_sessions(account.id, keep, origin, reason="password_changed")
-    # Tokens outside any session, or of sessions already ended, go too.
-    db.session.execute(
-        update(Token)
-        .where(
-            Token.account_id == account.id,
-            Token.revoked_at.is_(None),
-            or_(Token.sid.is_(None), Token.sid != keep.sid),
-        )
-        .values(revoked_at=now)
-    )
+    ended = sso.end_account_sessions(account.id, origin, "password_changed", keep=keep)
     audit.record(
         "account.password_changed", account_id=account.id, origin=origin, sessions_ended=ended
     )
@@ -145,10 +134,7 @@ def end_other_sessions(
     account_id: int, keep: BrowserSession, origin: audit.Origin, reason: str = "account_revoked"
 ) -> int:
     """End every live session of the account but `keep`; return how many."""
-    others = [row for row in live_sessions(account_id) if row.id != keep.id]
-    for row in others:
-        sso.end_session(row, origin, reason=reason)
-    return len(others)
+    return sso.end_account_sessions(account_id, origin, reason, keep=keep)
 
 
 def portal_consents(account_id: int) -> list[PortalConsent]:

@@ -16,8 +16,6 @@ from idp.auth import session as sso
 from idp.extensions import db
 from idp.models import Account
 from idp.models import utcnow
-from idp.oidc.models import BrowserSession
-from idp.oidc.models import Token
 from idp.security import audit
 from idp.security import tokens
 from idp.security import verification
@@ -203,27 +201,13 @@ def reset_password(account: Account, password: str, method: str, origin: audit.O
         )
         .values(superseded_at=now)
     )
-    live = db.session.scalars(
-        select(BrowserSession).where(
-            BrowserSession.account_id == account.id,
-            BrowserSession.ended_at.is_(None),
-            BrowserSession.expires_at > now,
-        )
-    ).all()
-    for row in live:
-        sso.end_session(row, origin, reason="password_reset")
-    # Tokens outside any session (or of sessions already ended) go too.
-    db.session.execute(
-        update(Token)
-        .where(Token.account_id == account.id, Token.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    ended = sso.end_account_sessions(account.id, origin, "password_reset")
     audit.record(
         "password_reset.completed",
         account_id=account.id,
         origin=origin,
         method=method,
-        sessions_ended=len(live),
+        sessions_ended=ended,
     )
 
 

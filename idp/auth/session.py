@@ -7,6 +7,7 @@ import datetime as dt
 from flask import current_app
 from flask import g
 from flask import request
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from werkzeug.wrappers import Response
@@ -114,3 +115,30 @@ def end_browser_session(
     if not upstream_token:
         return None
     return upstream_logout_url(upstream_token, return_to, session_row.account_id, origin)
+
+
+def end_account_sessions(
+    account_id: int, origin: audit.Origin | None, reason: str, keep: BrowserSession | None = None
+) -> int:
+    """End every live SSO session of an account but `keep`, and revoke every token not
+    issued in `keep` (tokens of sessions already ended included); return how many ended."""
+    now = utcnow()
+    live = db.session.scalars(
+        select(BrowserSession).where(
+            BrowserSession.account_id == account_id,
+            BrowserSession.ended_at.is_(None),
+            BrowserSession.expires_at > now,
+        )
+    ).all()
+    ended = 0
+    for row in live:
+        if keep is None or row.id != keep.id:
+            end_session(row, origin or audit.Origin(), reason=reason)
+            ended += 1
+    spared = [] if keep is None else [or_(Token.sid.is_(None), Token.sid != keep.sid)]
+    db.session.execute(
+        update(Token)
+        .where(Token.account_id == account_id, Token.revoked_at.is_(None), *spared)
+        .values(revoked_at=now)
+    )
+    return ended
