@@ -4,6 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("enrolment", __name__)
 
+from idp.enrolment import activation  # noqa: E402,F401
 from idp.enrolment import ameli  # noqa: E402,F401  (registers the journey)
 from idp.enrolment import ars_interne  # noqa: E402,F401  (registers the journey)
 from idp.enrolment import citoyen  # noqa: E402,F401  (registers the journey)
