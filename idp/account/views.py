@@ -31,6 +31,7 @@ from idp.oidc import backchannel
 from idp.security import audit
 
 FLASH = "account"
+FLASH_REFUSED = "account_error"
 
 
 def _password_limit() -> str:
@@ -61,7 +62,10 @@ def _back(anchor: str) -> Any:
 @login_required
 def overview() -> Any:
     """Mon compte: every section on one page."""
+    from idp.federation import upstream
+    from idp.federation.services import can_unlink
     from idp.federation.services import certified_fields
+    from idp.federation.services import linked_identity
 
     current = g.account_session
     account = current.account
@@ -80,6 +84,9 @@ def overview() -> Any:
         prefs_form=prefs_form,
         events=services.recent_events(account.id),
         form=ConfirmForm(),
+        fc_identity=linked_identity(account.id),
+        fc_available=upstream() is not None,
+        fc_can_unlink=can_unlink(account),
     )
 
 
@@ -214,3 +221,33 @@ def export_data() -> Any:
     response.headers["Content-Disposition"] = 'attachment; filename="mes-donnees.json"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/franceconnect/delier")
+@login_required
+def unlink_franceconnect() -> Any:
+    """Unlink FranceConnect, only when the account can still log in another way."""
+    from idp.federation import services as federation
+
+    current = g.account_session
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    account = current.account
+    origin = audit.origin_of(request)
+    if not federation.can_unlink(account):
+        audit.record(
+            "federation.unlink_refused", account_id=account.id, origin=origin, reason="no_password"
+        )
+        db.session.commit()
+        flash(
+            _(
+                "FranceConnect n'a pas été délié : c'est le seul moyen de vous connecter à "
+                "votre compte, qui n'a pas de mot de passe."
+            ),
+            FLASH_REFUSED,
+        )
+        return _back("franceconnect")
+    if federation.unlink(account, origin):
+        db.session.commit()
+        flash(_("FranceConnect n'est plus relié à votre compte."), FLASH)
+    return _back("franceconnect")

@@ -223,6 +223,8 @@ class UpstreamClient:
     ) -> dict[str, Any]:
         """OIDC Core 3.1.3.7: signature, iss, aud, exp, iat, nonce, then acr ≥ requested."""
         claims = self._decode(raw)
+        if claims.get("iss") != self.settings.issuer:
+            raise UpstreamError("bad_issuer", "ID token: iss")
         registry = jwt.JWTClaimsRegistry(
             leeway=LEEWAY,
             iss={"essential": True, "value": self.settings.issuer},

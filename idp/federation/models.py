@@ -51,7 +51,7 @@ class FederationFlow(Base):
     __tablename__ = "federation_flow"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # login | logout
+    purpose: Mapped[str] = mapped_column(String(16))  # login | link (Mon compte) | logout
     provider: Mapped[str] = mapped_column(String(32))
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     nonce_hash: Mapped[str | None] = mapped_column(String(64))
@@ -67,7 +67,8 @@ class FederationFlow(Base):
     id_token: Mapped[str | None] = mapped_column(Text)
     acr: Mapped[str | None] = mapped_column(String(32))
     amr: Mapped[list[str] | None]
-    # The local account the person may prove to own (unique pivot-identity match).
+    # The local account the person may prove to own (unique pivot-identity match), or the
+    # logged-in account a "link" round trip started from.
     candidate_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

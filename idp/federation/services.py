@@ -296,6 +296,39 @@ def link(verified: Verified, account: Account, origin: audit.Origin) -> Federate
     return identity
 
 
+def linked_identity(account_id: int) -> FederatedIdentity | None:
+    """The account's upstream identity (any issuer), for Mon compte."""
+    return db.session.scalar(
+        select(FederatedIdentity)
+        .where(FederatedIdentity.account_id == account_id)
+        .order_by(FederatedIdentity.linked_at.desc(), FederatedIdentity.id.desc())
+        .limit(1)
+    )
+
+
+def can_unlink(account: Account) -> bool:
+    """Unlinking must leave a way to log in: a password (or personal code)."""
+    return account.password_hash is not None
+
+
+def unlink(account: Account, origin: audit.Origin) -> int:
+    """Remove the account's upstream identities (its fields are no longer certified)."""
+    rows = list(
+        db.session.scalars(
+            select(FederatedIdentity).where(FederatedIdentity.account_id == account.id)
+        )
+    )
+    for row in rows:
+        db.session.delete(row)
+        audit.record(
+            "federation.unlinked",
+            account_id=account.id,
+            origin=origin,
+            provider=row.provider,
+        )
+    return len(rows)
+
+
 def create_account(verified: Verified, origin: audit.Origin) -> Account:
     """A new active account from the certified identity (those fields locked).
 

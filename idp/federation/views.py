@@ -8,12 +8,14 @@ from urllib.parse import urlsplit
 
 from flask import abort
 from flask import current_app
+from flask import flash
 from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from idp.auth import session as sso
@@ -28,6 +30,8 @@ from idp.federation import services
 from idp.federation import upstream
 from idp.federation.client import UpstreamClient
 from idp.federation.client import UpstreamError
+from idp.federation.forms import ConfirmForm
+from idp.federation.models import FederationFlow
 from idp.models import Account
 from idp.oidc import backchannel
 from idp.oidc.server import query_client
@@ -41,6 +45,10 @@ CONTINUATION = "federation_flow"
 SENT_TO = "federation_sent_to"
 # Upstream failures that are the provider's (502) rather than a refused answer (400).
 UPSTREAM_DOWN = {"unreachable", "timeout", "upstream_error"}
+# Mon compte's flash categories (confirmation, refusal) and the section to come back to.
+ACCOUNT_DONE = "account"
+ACCOUNT_REFUSED = "account_error"
+ACCOUNT_SECTION = "franceconnect"
 
 
 def client_or_404() -> UpstreamClient:
@@ -140,13 +148,140 @@ def start() -> Any:
     return redirect(url)
 
 
+@bp.post("/federation/franceconnect/relier-mon-compte")
+def start_link() -> Any:
+    """From Mon compte: a round trip in "link" mode for the logged-in account."""
+    client = client_or_404()
+    current = sso.current_session()
+    if current is None:
+        return redirect(url_for("auth.login", next=url_for("account.overview")))
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    origin = audit.origin_of(request)
+    flows.purge_expired()
+    flow, state, nonce = flows.open_flow(
+        "link",
+        client.preset.name,
+        current_app.config["FEDERATION_FLOW_LIFETIME"],
+        return_to=url_for("account.overview"),
+        acr=client.settings.acr,
+    )
+    flow.candidate_id = current.account_id
+    try:
+        url = client.authorization_url(_redirect_uri(), state, nonce, client.settings.acr)
+    except UpstreamError as exc:
+        flows.close(flow, "failed")
+        return _link_failure(exc, current.account_id, origin)
+    _bind(state)
+    audit.record(
+        "federation.started",
+        account_id=current.account_id,
+        origin=origin,
+        provider=PROVIDER,
+        acr=client.settings.acr,
+        purpose="link",
+    )
+    db.session.commit()
+    return redirect(url)
+
+
+def _to_account() -> Response:
+    return redirect(url_for("account.overview") + "#" + ACCOUNT_SECTION)
+
+
+def _link_failure(exc: UpstreamError, account_id: int | None, origin: audit.Origin) -> Response:
+    """A failed round trip started from Mon compte: audited, nothing linked, back there."""
+    audit.record(
+        "federation.failed",
+        account_id=account_id,
+        origin=origin,
+        provider=PROVIDER,
+        reason=exc.reason,
+        detail=exc.detail,
+        purpose="link",
+    )
+    db.session.commit()
+    if exc.reason == "cancelled":
+        message = _("La liaison avec FranceConnect a été annulée. Rien n'a été modifié.")
+    elif exc.reason in UPSTREAM_DOWN:
+        message = _(
+            "FranceConnect ne répond pas pour le moment : votre compte n'a pas été relié. "
+            "Réessayez dans quelques minutes."
+        )
+    else:
+        message = _(
+            "La réponse de FranceConnect n'a pas pu être vérifiée : votre compte n'a pas été "
+            "relié. Rien n'a été modifié."
+        )
+    flash(message, ACCOUNT_REFUSED)
+    return _to_account()
+
+
+def _finish_link(client: UpstreamClient, flow: FederationFlow, state: str | None) -> Any:
+    """Back from a "link" round trip: link the verified identity to the logged-in account,
+    unless it is already another account's (the person already proved this account)."""
+    origin = audit.origin_of(request)
+    account_id = flow.candidate_id
+    try:
+        verified = services.verify_callback(client, flow, request.args, _redirect_uri())
+    except UpstreamError as exc:
+        flows.close(flow, "failed")
+        _unbind(state)
+        return _link_failure(exc, account_id, origin)
+    _unbind(state)
+    current = sso.current_session()
+    if current is None or current.account_id != account_id:
+        # Logged out, or another account, meanwhile: nothing is linked.
+        flows.close(flow, "failed")
+        audit.record(
+            "federation.failed",
+            account_id=account_id,
+            origin=origin,
+            provider=PROVIDER,
+            reason="session_changed",
+            purpose="link",
+        )
+        db.session.commit()
+        return reason_page("expired", None, 410)
+    account = current.account
+    existing = services.identity_of(verified.issuer, verified.subject)
+    if existing is not None and existing.account_id != account.id:
+        audit.record(
+            "federation.link_conflict",
+            account_id=account.id,
+            origin=origin,
+            provider=verified.provider,
+        )
+        flows.close(flow, "failed")
+        db.session.commit()
+        flash(
+            _(
+                "Cette identité FranceConnect est déjà reliée à un autre compte : elle n'a pas "
+                "été reliée au vôtre."
+            ),
+            ACCOUNT_REFUSED,
+        )
+        return _to_account()
+    if existing is None:
+        services.link(verified, account, origin)
+    flows.close(flow)
+    db.session.commit()
+    flash(_("Votre compte est maintenant relié à FranceConnect."), ACCOUNT_DONE)
+    return _to_account()
+
+
 @bp.get("/federation/franceconnect/callback")
 def callback() -> Any:
-    """FranceConnect's answer: verify everything, then log in, offer a link, or sign up."""
+    """FranceConnect's answer: verify everything, then log in, offer a link, or sign up
+    (or, for a round trip started from Mon compte, link the logged-in account)."""
     client = client_or_404()
     origin = audit.origin_of(request)
     state = request.args.get("state")
     flow = flows.by_state(state, "login") if _bound(state) else None
+    if flow is None and _bound(state):
+        linking = flows.by_state(state, "link")
+        if linking is not None:
+            return _finish_link(client, linking, state)
     next_url = flow.return_to if flow else None
     try:
         verified = services.verify_callback(client, flow, request.args, _redirect_uri())

@@ -72,7 +72,11 @@ def test_cancel_at_franceconnect_comes_back_to_the_other_ways(fc):
     [
         ("erreur-bad-signature", "bad_signature", 400),
         ("erreur-wrong-nonce", "bad_nonce", 400),
+        ("erreur-wrong-iss", "bad_issuer", 400),
+        ("erreur-wrong-aud", "bad_token", 400),
+        ("erreur-expired", "bad_token", 400),
         ("erreur-low-acr", "low_acr", 400),
+        ("erreur-wrong-enc-key", "bad_token", 400),
         ("erreur-token-500", "upstream_error", 502),
         ("erreur-userinfo-other-sub", "bad_userinfo", 400),
     ],
@@ -84,6 +88,21 @@ def test_forged_or_failed_answers_are_refused(fc, identity, reason, status):
     offers_other_ways(page)
     nothing_changed(fc)
     assert [f["reason"] for f in failures(fc)] == [reason]
+
+
+@pytest.mark.parametrize(
+    ("identity", "detail"),
+    [
+        ("erreur-wrong-iss", "ID token: iss"),
+        ("erreur-wrong-aud", "ID token: aud"),
+        ("erreur-expired", "expired"),
+        ("erreur-wrong-enc-key", "unexpected JWE"),
+    ],
+)
+def test_forged_id_tokens_are_refused_for_the_right_reason(fc, identity, detail):
+    page = fc.browser().fc_login(identity)
+    assert "La réponse de FranceConnect n'a pas pu être vérifiée" in page.text
+    assert detail in failures(fc)[0]["detail"]
 
 
 def test_slow_franceconnect_times_out(fc):
@@ -106,6 +125,7 @@ def test_wrong_state_is_refused(fc):
     assert page.status_code == 400 and reason_of(page) == "bad_state"
     offers_other_ways(page)
     nothing_changed(fc)
+    assert [f["reason"] for f in failures(fc)] == ["bad_state"]
 
 
 def test_replayed_callback_is_refused(fc):
@@ -133,7 +153,11 @@ def test_wrong_iss_in_the_callback_is_refused(fc):
     callback = browser.callback_url("angela")
     page = browser.get(callback.replace("iss=", "iss=https%3A%2F%2Fevil.example&x="))
     assert page.status_code == 400 and reason_of(page) == "bad_issuer"
+    assert "La réponse de FranceConnect n'a pas pu être vérifiée" in page.text
+    offers_other_ways(page)
     nothing_changed(fc)
+    assert failures(fc) == [{"provider": "franceconnect", "reason": "bad_issuer",
+                             "detail": "callback iss"}]  # fmt: skip
 
 
 def test_callback_without_iss_is_refused(fc):

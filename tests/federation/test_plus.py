@@ -15,6 +15,8 @@ from tests.federation.conftest import fc_session_with_portal_tokens
 from tests.federation.conftest import query_of
 from tests.federation.conftest import reason_of
 from tests.federation.conftest import sign_up
+from tests.federation.test_failures import failures
+from tests.federation.test_failures import nothing_changed
 
 
 def test_idp_publishes_its_encryption_keys(fc_plus):
@@ -47,11 +49,22 @@ def test_fc_plus_too_low_a_level_is_refused(fc_plus):
     page = fc_plus.browser().fc_login("erreur-low-acr")
     assert page.status_code == 400 and reason_of(page) == "low_acr"
     assert "Niveau de sécurité insuffisant" in page.text
+    nothing_changed(fc_plus)
+    assert [f["reason"] for f in failures(fc_plus)] == ["low_acr"]
 
 
 def test_fc_plus_forged_signature_is_refused_after_decryption(fc_plus):
     page = fc_plus.browser().fc_login("erreur-bad-signature")
     assert reason_of(page) == "bad_signature"
+
+
+def test_fc_plus_answer_encrypted_for_another_key_is_refused(fc_plus):
+    page = fc_plus.browser().fc_login("erreur-wrong-enc-key")
+    assert page.status_code == 400 and reason_of(page) == "bad_token"
+    assert "La réponse de FranceConnect n'a pas pu être vérifiée" in page.text
+    assert "Autres moyens de vous connecter" in page.text
+    nothing_changed(fc_plus)
+    assert [(f["reason"], f["detail"][:4]) for f in failures(fc_plus)] == [("bad_token", "JWE:")]
 
 
 def test_fc_plus_logout_sends_the_encrypted_id_token_back(fc_plus):

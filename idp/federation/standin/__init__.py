@@ -5,7 +5,8 @@ IDP_ENV=production. It behaves like FranceConnect as shared/FRANCECONNECT.md des
 discovery, JWKS, an authorize endpoint with a French page listing test identities, a token
 endpoint accepting client_secret_post only, a signed userinfo JWT (encrypted too with the
 franceconnect-plus preset, for the keys at the client's jwks_uri), /session/end, and
-identities that fault (HTTP 500, timeout, bad signature, wrong nonce, too low an acr).
+identities that fault (HTTP 500, timeout, bad signature, wrong nonce, iss or aud, expired
+ID token, too low an acr, encrypted for another key).
 
     python -m idp.federation.standin --port 5200 --idp http://127.0.0.1:5000
 """

@@ -18,6 +18,10 @@ FAULTS = {
     "wrong_nonce": "jeton d'identité avec un nonce différent",
     "low_acr": "jeton d'identité avec un niveau eIDAS inférieur à celui demandé",
     "userinfo_other_sub": "informations utilisateur d'une autre personne (autre sub)",
+    "wrong_iss": "jeton d'identité émis par un autre fournisseur (iss différent)",
+    "wrong_aud": "jeton d'identité destiné à un autre fournisseur de service (aud différent)",
+    "expired": "jeton d'identité expiré (exp dépassé)",
+    "wrong_enc_key": "jeton d'identité chiffré pour une autre clé que celle d'idp",
 }
 
 

@@ -45,12 +45,27 @@ def _client_key(client: dict[str, Any]) -> tuple[RSAKey, str]:
         raise ClientKeyError(str(exc)) from exc
 
 
-def seal(state: StandinState, client: dict[str, Any], claims: dict[str, Any], **kw: Any) -> str:
-    """A signed JWT, encrypted for the client on FranceConnect+ (nested JWT, cty JWT)."""
-    signed = sign(state, claims, **kw)
-    if not state.encrypted:
+def seal(
+    state: StandinState,
+    client: dict[str, Any],
+    claims: dict[str, Any],
+    rogue: bool = False,
+    foreign: bool = False,
+) -> str:
+    """A signed JWT, encrypted for the client on FranceConnect+ (nested JWT, cty JWT).
+
+    `foreign`: encrypted for a key that is not the client's, with the client's kid (what a
+    token meant for someone else looks like); on either platform.
+    """
+    signed = sign(state, claims, rogue=rogue)
+    if not state.encrypted and not foreign:
         return signed
-    key, alg = _client_key(client)
+    if foreign:
+        kid = _client_key(client)[0].kid if state.encrypted else "inconnue"
+        key = RSAKey.generate_key(2048, private=False, parameters={"kid": kid})
+        alg = KEY_ALGS[0]
+    else:
+        key, alg = _client_key(client)
     header = {"alg": alg, "enc": ENC, "kid": key.kid, "cty": "JWT", "typ": "JWT"}
     return jwe.encrypt_compact(header, signed, key, algorithms=[alg, ENC])
 

@@ -73,6 +73,13 @@ def token():
         claims["amr"] = ["pwd"] if s.preset == "franceconnect" else ["pwd", "mfa"]
     if identity.fault == "wrong_nonce":
         claims["nonce"] = secrets.token_hex(32)
+    if identity.fault == "wrong_iss":
+        claims["iss"] = "https://faux-franceconnect.example/api/v2"
+    if identity.fault == "wrong_aud":
+        claims["aud"] = "un-autre-fournisseur-de-service"
+    if identity.fault == "expired":
+        claims["iat"] = now - 2 * s.token_lifetime - 600
+        claims["exp"] = now - 600
     if identity.fault == "low_acr":
         index = s.levels.index(grant["acr"])
         if index > 0:
@@ -82,7 +89,13 @@ def token():
         else:
             claims.pop("acr")
     try:
-        id_token = jose.seal(s, client, claims, rogue=identity.fault == "bad_signature")
+        id_token = jose.seal(
+            s,
+            client,
+            claims,
+            rogue=identity.fault == "bad_signature",
+            foreign=identity.fault == "wrong_enc_key",
+        )
     except jose.ClientKeyError as exc:
         return _token_error("server_error", 500, f"client keys: {exc}")
     with s.lock:
