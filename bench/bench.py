@@ -397,6 +397,7 @@ class Server:
             "IDP_SECRET_KEY": setup.secret_key,
             "IDP_ISSUER": self.base,
             "IDP_LOGIN_RATE_LIMIT": "100000000 per minute",
+            "IDP_LOGIN_ACCOUNT_RATE_LIMIT": "100000000 per minute",
             **({"IDP_ACCESS_TOKEN_FORMAT": token_format} if token_format else {}),
             **{f"IDP_{k}": str(v) for k, v in _argon2_settings().items()},
         }

@@ -60,6 +60,8 @@ class Defaults:
     ARGON2_PARALLELISM = 1
     # Login attempts allowed per IP address (Flask-Limiter syntax).
     LOGIN_RATE_LIMIT = "30 per minute"
+    # Login attempts allowed per typed identifier, whatever the IP (slows password guessing).
+    LOGIN_ACCOUNT_RATE_LIMIT = "10 per 15 minutes"
     # Back-channel logout: seconds before a POST to a portal gives up, and attempts.
     BACKCHANNEL_TIMEOUT = 5
     BACKCHANNEL_MAX_ATTEMPTS = 5

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -23,6 +22,7 @@ from flask_babel import gettext as _
 from idp import notify
 from idp.auth import bp
 from idp.auth import recovery_services as services
+from idp.auth.limits import typed_key
 from idp.auth.recovery_forms import ForgottenIdentifierForm
 from idp.auth.recovery_forms import ForgottenPasswordForm
 from idp.auth.recovery_forms import NewPasswordForm
@@ -44,16 +44,6 @@ IDENTIFIER_LIMIT = "3 per 15 minutes"
 CODE_LIMIT = "10 per 15 minutes"
 PENDING = "recovery"  # the Flask session key: what was typed, for the SMS code page
 GRANT = "recovery_grant"  # a right SMS code: the account may choose a new password
-
-
-def _typed_key(name: str) -> Callable[[], str]:
-    """A rate-limit key on what was typed in `name`, without blanks or case."""
-
-    def key() -> str:
-        typed = "".join((request.form.get(name) or "").split()).lower()
-        return f"{name}:{typed}"
-
-    return key
 
 
 def _context() -> dict[str, Any]:
@@ -81,7 +71,7 @@ def _portal_name(ctx: dict[str, Any]) -> str | None:
 
 @bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
 @limiter.limit(IP_LIMIT, methods=["POST"])
-@limiter.limit(IDENTIFIER_LIMIT, methods=["POST"], key_func=_typed_key("identifier"))
+@limiter.limit(IDENTIFIER_LIMIT, methods=["POST"], key_func=typed_key("identifier"))
 def forgotten_password() -> Any:
     """Ask for a reset link by email or a code by SMS."""
     ctx = _context()
@@ -241,7 +231,7 @@ def reset_after_code() -> Any:
 
 @bp.route("/identifiant-oublie", methods=["GET", "POST"])
 @limiter.limit(IP_LIMIT, methods=["POST"])
-@limiter.limit(IDENTIFIER_LIMIT, methods=["POST"], key_func=_typed_key("email"))
+@limiter.limit(IDENTIFIER_LIMIT, methods=["POST"], key_func=typed_key("email"))
 def forgotten_identifier() -> Any:
     """Receive one's login identifier at the address of the account."""
     ctx = _context()

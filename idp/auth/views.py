@@ -19,6 +19,7 @@ from idp.auth import services
 from idp.auth import session as sso
 from idp.auth.forms import ConfirmForm
 from idp.auth.forms import LoginForm
+from idp.auth.limits import typed_key
 from idp.errors import AccountUnavailable
 from idp.errors import InvalidCredentials
 from idp.extensions import db
@@ -49,8 +50,13 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _account_login_limit() -> str:
+    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_account_login_limit, methods=["POST"], key_func=typed_key("identifier"))
 def login() -> Any:
     """Identifier + password login page."""
     next_url = safe_next(request.args.get("next"))

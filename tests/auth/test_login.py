@@ -179,3 +179,22 @@ def test_error_pages_are_french(client):
     assert client.get("/nope").status_code == 404
     assert client.delete("/connexion").status_code == 405
     assert client.post("/token", data={}).get_json()["error"] == "unsupported_grant_type"
+
+
+def test_login_attempts_are_rate_limited_per_identifier_whatever_the_ip(make_app, factories):
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="100 per minute",
+        LOGIN_ACCOUNT_RATE_LIMIT="3 per 15 minutes",
+    )
+    person = factories.account()
+    first, second = app.test_client(), app.test_client()
+    statuses = [post_login(first, person.email, "Wrong-guess-1").status_code for _ in range(3)]
+    # Another browser (another attacker) on the same identifier, even with the right password.
+    assert statuses + [post_login(second, person.email.upper(), PASSWORD).status_code] == [
+        200,
+        200,
+        200,
+        429,
+    ]
+    assert post_login(second, "someone.else@example.fr", "x").status_code == 200
