@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask import request
@@ -83,6 +84,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     notify.init_app(app)
     federation.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
+    zone = ZoneInfo(settings["DISPLAY_TIMEZONE"])
+    app.jinja_env.filters["local_time"] = lambda moment: moment.astimezone(zone).strftime(
+        "%d/%m/%Y %H:%M"
+    )
     register_cli(app)
 
     @app.get("/static/dsfr/<path:filename>")

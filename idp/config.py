@@ -67,6 +67,8 @@ class Defaults:
     BACKCHANNEL_MAX_ATTEMPTS = 5
     # Sign-up journey for portals that name none (prompt=create, "Créer un compte").
     DEFAULT_JOURNEY = "citoyen"
+    # Time zone in which dates and times are shown to people.
+    DISPLAY_TIMEZONE = "Europe/Paris"
     # Language when the browser asks for none we have.
     DEFAULT_LOCALE = "fr"
     # FranceConnect (upstream OpenID provider) issuer URL; empty hides the button.

@@ -163,3 +163,12 @@ def test_every_post_refuses_a_missing_csrf_token(app, browser, person):
         after = db.session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()))
     assert after == before
     assert browser.get("/mon-compte").status_code == 200
+
+
+def test_times_are_shown_in_the_display_time_zone(app):
+    import datetime as dt
+
+    render = app.jinja_env.filters["local_time"]
+    winter = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+    summer = dt.datetime(2026, 7, 14, 12, 0, tzinfo=dt.UTC)
+    assert (render(winter), render(summer)) == ("27/11/2026 13:00", "14/07/2026 14:00")
