@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -13,26 +12,12 @@ from wtforms.validators import DataRequired
 
 from idp.account.services import MARKETING_KINDS
 from idp.enrolment.fields import new_password_fields
+from idp.enrolment.passwords import account_as_enrolment
 from idp.models import Account
 
 
 class ConfirmForm(FlaskForm):
     """A button that only carries the CSRF token."""
-
-
-def account_as_enrolment(account: Account) -> Any:
-    """The account as the enrolment the password policy validator reads."""
-    return SimpleNamespace(
-        journey=account.journey,
-        data={
-            "given_name": account.given_name,
-            "family_name": account.family_name,
-            "usage_name": account.usage_name,
-            "birthdate": account.birthdate.isoformat() if account.birthdate else None,
-            "username": account.username,
-            "email": account.email,
-        },
-    )
 
 
 _password, _confirm = new_password_fields(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -17,6 +16,7 @@ from wtforms.validators import Length
 from wtforms.validators import Regexp
 
 from idp.enrolment.fields import new_password_fields
+from idp.enrolment.passwords import account_as_enrolment
 from idp.models import Account
 
 
@@ -47,21 +47,6 @@ class ResetCodeForm(FlaskForm):
             Regexp(r"^\s*\d{6}\s*$", message=_l("Le code est composé de 6 chiffres.")),
         ],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
-    )
-
-
-def account_as_enrolment(account: Account) -> Any:
-    """The account seen as the enrolment the policy validator reads (journey and personal data)."""
-    return SimpleNamespace(
-        journey=account.journey,
-        data={
-            "given_name": account.given_name,
-            "family_name": account.family_name,
-            "usage_name": account.usage_name,
-            "birthdate": account.birthdate.isoformat() if account.birthdate else None,
-            "username": account.username,
-            "email": account.email,
-        },
     )
 
 

@@ -62,37 +62,33 @@ def request_reset(
         audit.record("password_reset.requested", origin=origin, channel=channel, found=False)
         return None
     assert account is not None
+    # Only a verified phone gets a code; only an account with an email gets a link.
+    destination = (
+        (account.phone if account.phone_verified_at is not None else None)
+        if channel == "sms"
+        else account.email
+    )
+    if not destination:
+        audit.record(
+            "password_reset.requested",
+            account_id=account.id,
+            origin=origin,
+            channel=channel,
+            found=True,
+            sent=False,
+        )
+        return None
     if channel == "sms":
-        if not account.phone or account.phone_verified_at is None:
-            audit.record(
-                "password_reset.requested",
-                account_id=account.id,
-                origin=origin,
-                channel=channel,
-                found=True,
-                sent=False,
-            )
-            return None
         issued = verification.issue_code(
             CODE_PURPOSE,
-            account.phone,
+            destination,
             CODE_LIFETIME,
             account_id=account.id,
             max_attempts=CODE_ATTEMPTS,
         )
     else:
-        if not account.email:
-            audit.record(
-                "password_reset.requested",
-                account_id=account.id,
-                origin=origin,
-                channel=channel,
-                found=True,
-                sent=False,
-            )
-            return None
         issued = verification.issue_link(
-            LINK_PURPOSE, account.email, LINK_LIFETIME, account_id=account.id
+            LINK_PURPOSE, destination, LINK_LIFETIME, account_id=account.id
         )
     audit.record(
         "password_reset.requested",

@@ -53,3 +53,21 @@ def policy_validator() -> PolicyValidator:
         return info
 
     return PolicyValidator(policy, personal)
+
+
+def account_as_enrolment(account: Any) -> Any:
+    """An existing account seen as the enrolment the policy validator reads (journey and
+    personal data), for password changes and resets."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        journey=account.journey,
+        data={
+            "given_name": account.given_name,
+            "family_name": account.family_name,
+            "usage_name": account.usage_name,
+            "birthdate": account.birthdate.isoformat() if account.birthdate else None,
+            "username": account.username,
+            "email": account.email,
+        },
+    )
