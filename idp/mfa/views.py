@@ -1,0 +1,241 @@
+"""The second-factor page, at login and for a step-up: `/connexion/verification`.
+
+At login, a right password opens no SSO session while a second factor is due: the signed
+Flask session keeps a pending login (account, time, where to go) for ten minutes, and this
+page opens the session once the factor is right. With a live session and no pending login,
+the same page upgrades the session (step-up) and goes back to `next`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from idp import notify
+from idp.auth import session as sso
+from idp.auth.views import _portal_of
+from idp.auth.views import safe_next
+from idp.extensions import db
+from idp.extensions import limiter
+from idp.mfa import bp
+from idp.mfa import devices
+from idp.mfa import services
+from idp.mfa.forms import SendCodeForm
+from idp.mfa.forms import VerifyForm
+from idp.models import Account
+from idp.models import utcnow
+from idp.notify.masking import mask_recipient
+from idp.security import audit
+
+PENDING = "mfa_pending"
+DEVICE_COOKIE = "idp_device"
+IP_LIMIT = "30 per 10 minutes"
+ACCOUNT_LIMIT = "10 per 10 minutes"
+
+
+# the login hook --------------------------------------------------------------
+def _query_of(next_url: str | None) -> dict[str, str]:
+    if not next_url or not next_url.startswith("/authorize"):
+        return {}
+    return {k: v[0] for k, v in parse_qs(urlsplit(next_url).query).items()}
+
+
+def after_password(account: Account, next_url: str | None, origin: audit.Origin) -> Any:
+    """Called after a right password: a redirect to the second factor, or None (none due).
+
+    Due when the portal being logged into (minimum acr, acr_values, claims) wants eidas2,
+    or when the account enabled an authenticator app and this browser is not remembered.
+    A remembered browser only spares the account's own choice, never a portal's demand.
+    """
+    session.pop(PENDING, None)  # a new password login replaces an unfinished one
+    required = services.required_acr(_portal_of(next_url), _query_of(next_url))
+    if required is None:
+        if services.enabled_totp(account.id) is None:
+            return None
+        if devices.recognised_device(account.id, request.cookies.get(DEVICE_COOKIE)):
+            audit.record("mfa.device_recognised", account_id=account.id, origin=origin)
+            return None
+    session[PENDING] = {"account": account.id, "at": utcnow().isoformat(), "next": next_url}
+    audit.record(
+        "mfa.required",
+        account_id=account.id,
+        origin=origin,
+        reason="portal" if required else "account",
+    )
+    return redirect(url_for("mfa.step_up"))
+
+
+def _pending() -> tuple[dict[str, Any] | None, bool]:
+    """The pending login, and whether one existed but is no longer valid."""
+    pending = session.get(PENDING)
+    if not pending:
+        return None, False
+    try:
+        started = dt.datetime.fromisoformat(pending["at"])
+    except (KeyError, TypeError, ValueError):
+        started = None
+    if started is None or utcnow() - started > services.PENDING_LIFETIME:
+        session.pop(PENDING, None)
+        return None, True
+    return pending, False
+
+
+def _limit_key() -> str:
+    pending = session.get(PENDING)
+    if pending:
+        return f"mfa:{pending.get('account')}"
+    current = sso.current_session()
+    return f"mfa:{current.account_id}" if current else f"mfa-ip:{request.remote_addr}"
+
+
+def _ended(next_url: str | None, reason: str, status: int = 403) -> Any:
+    return render_template(
+        "mfa/ended.html", reason=reason, login_url=url_for("auth.login", next=next_url)
+    ), status
+
+
+def _set_device_cookie(response: Response, token: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        token,
+        max_age=int(devices.DEVICE_LIFETIME.total_seconds()),
+        httponly=True,
+        secure=current_app.config["ISSUER"].startswith("https://"),
+        samesite="Lax",
+        path="/",
+    )
+
+
+def _masked(account: Account) -> dict[str, str]:
+    return {
+        method: mask_recipient("sms" if method == "sms" else "email", destination)
+        for method, destination in services.code_destinations(account).items()
+    }
+
+
+@bp.route("/connexion/verification", methods=["GET", "POST"])
+@limiter.limit(IP_LIMIT, methods=["POST"])
+@limiter.limit(ACCOUNT_LIMIT, methods=["POST"], key_func=_limit_key)
+def step_up() -> Any:
+    """Second factor: finish a pending login, or upgrade the live session to eidas2."""
+    pending, expired = _pending()
+    current = sso.current_session()
+    if pending is not None:
+        account = db.session.get(Account, pending["account"])
+        next_url = safe_next(pending.get("next"))
+        if account is None or not account.is_active:
+            session.pop(PENDING, None)
+            return _ended(next_url, "expired")
+        since = dt.datetime.fromisoformat(pending["at"])
+    elif current is not None:
+        account = current.account
+        next_url = safe_next(request.args.get("next"))
+        if services.session_has_second_factor(current):
+            return redirect(next_url or url_for("account.overview"))
+        since = max(utcnow() - services.PENDING_LIFETIME, current.created_at)
+    else:
+        next_url = safe_next(request.args.get("next"))
+        if expired:
+            return _ended(next_url, "expired")
+        return redirect(url_for("auth.login", next=next_url))
+
+    methods = services.methods_of(account)
+    if not methods:
+        return render_template("mfa/no_method.html", next_url=next_url)
+    method = request.args.get("methode")
+    method = method if method in methods else methods[0]
+    form = VerifyForm()
+    send_form = SendCodeForm()
+    origin = audit.origin_of(request)
+    here = url_for("mfa.step_up", next=None if pending else next_url, methode=method)
+    error = None
+    if request.method == "POST" and request.form.get("action") == "send":
+        if method in ("sms", "mail") and send_form.validate_on_submit():
+            try:
+                issued = services.send_code(account, method, origin)
+            except services.TooManyCodes:
+                db.session.commit()
+                error = _("Trop de codes ont été envoyés. Réessayez dans une heure.")
+            else:
+                minutes = int(services.CODE_LIFETIME.total_seconds() // 60)
+                portal = _portal_of(next_url)
+                if method == "sms":
+                    notify.send_sms(
+                        "mfa_code",
+                        to=issued.verification.destination,
+                        code=issued.secret,
+                        minutes=minutes,
+                    )
+                else:
+                    notify.send_mail(
+                        "mfa_code",
+                        to=issued.verification.destination,
+                        code=issued.secret,
+                        minutes=minutes,
+                        given_name=account.given_name,
+                        portal_name=portal.name if portal else None,
+                    )
+                db.session.commit()
+                notify.dispatch_after_commit()
+                return redirect(here)
+    elif form.validate_on_submit():
+        try:
+            amr = services.verify_factor(account, method, form.code.data, origin)
+        except services.FactorRefused:
+            if services.failures_since(account.id, since) >= services.MAX_FAILURES:
+                audit.record("mfa.too_many_failures", account_id=account.id, origin=origin)
+                if pending is not None:
+                    session.pop(PENDING, None)
+                    db.session.commit()
+                    return _ended(next_url, "failures")
+                # Someone holding the session cookie is guessing: the session ends.
+                sso.end_session(current, origin, reason="mfa_failures")
+                db.session.commit()
+                response = current_app.make_response(_ended(next_url, "failures"))
+                sso.clear_cookie(response)
+                return response
+            db.session.commit()
+            error = _("Ce code est incorrect ou n'est plus valable.")
+        else:
+            if pending is not None:
+                session.pop(PENDING, None)
+                secret = sso.open_session(account, ["pwd", amr], services.TWO_FACTORS, origin)[1]
+            else:
+                secret = None
+                services.upgrade_session(current, method, origin)
+            device = None
+            if form.remember.data:
+                device = devices.remember_device(account.id, origin.user_agent, origin)
+            db.session.commit()
+            response = redirect(
+                next_url or url_for("account.overview" if pending is None else "auth.home")
+            )
+            if secret:
+                sso.set_cookie(response, secret)
+            if device:
+                _set_device_cookie(response, device)
+            return response
+    return render_template(
+        "mfa/verify.html",
+        form=form,
+        send_form=send_form,
+        error=error,
+        mode="login" if pending is not None else "step_up",
+        method=method,
+        methods=methods,
+        masked=_masked(account),
+        code_sent=method in ("sms", "mail") and services.code_sent(account.id, method),
+        next_url=None if pending else next_url,
+        portal=_portal_of(next_url),
+    )
