@@ -45,6 +45,14 @@ PORTALS_PORT = int(os.environ.get("DEMO_PORTALS_PORT", "5100"))
 SMTP_PORT = int(os.environ.get("DEMO_SMTP_PORT", "1025"))
 FC_PORT = int(os.environ.get("DEMO_FC_PORT", "5200"))
 FC_PRESET = os.environ.get("DEMO_FC_PRESET", "franceconnect")
+# More upstream stand-ins: FranceConnect+ for the health portals, Pro Santé Connect for the
+# professionals' space; FranceConnect (above) for the other portals.
+FC_PLUS_PORT = int(os.environ.get("DEMO_FC_PLUS_PORT", "5201"))
+PSC_PORT = int(os.environ.get("DEMO_PSC_PORT", "5202"))
+MORE_UPSTREAMS = (
+    ("franceconnect-plus", FC_PLUS_PORT, ["ameli", "mon-espace-sante"]),
+    ("pro-sante-connect", PSC_PORT, ["pro-sante"]),
+)
 DEMO_PEOPLE = (
     ("marie.curie@example.fr", "Demo-Sante-2026", "Marie", "CURIE", "1967-11-07"),
     ("louis.pasteur@example.fr", "Demo-Sante-2026", "Louis", "PASTEUR", "1972-12-27"),
@@ -111,6 +119,14 @@ def main() -> None:
     issuer = os.environ.get("IDP_ISSUER", f"http://{HOST}:{IDP_PORT}")
     base_url = f"http://{HOST}:{PORTALS_PORT}"
     fc = standin_config(issuer, FC_PORT, preset=FC_PRESET, host=HOST)
+    more = {
+        name: (
+            standin_config(issuer, port, preset=name, host=HOST, upstream=name),
+            port,
+            journeys,
+        )
+        for name, port, journeys in MORE_UPSTREAMS
+    }
     app = create_app(
         {
             "ISSUER": issuer,
@@ -119,6 +135,17 @@ def main() -> None:
             "FRANCECONNECT_CLIENT_ID": fc["clients"][0]["client_id"],
             "FRANCECONNECT_CLIENT_SECRET": fc["clients"][0]["client_secret"],
             "FRANCECONNECT_PRESET": FC_PRESET,
+            "UPSTREAMS": [
+                {
+                    "name": name,
+                    "preset": name,
+                    "issuer": config["issuer"],
+                    "client_id": config["clients"][0]["client_id"],
+                    "client_secret": config["clients"][0]["client_secret"],
+                    "journeys": journeys,
+                }
+                for name, (config, _port, journeys) in more.items()
+            ],
         }
     )
     portals = seed(app, base_url, Path(app.instance_path) / "demo_portals.json")
@@ -136,8 +163,12 @@ def main() -> None:
     )
     portal_server = make_server(HOST, PORTALS_PORT, portals_app, threaded=True)
     threading.Thread(target=portal_server.serve_forever, daemon=True).start()
-    fc_server = make_server(HOST, FC_PORT, create_standin_app(fc), threaded=True)
-    threading.Thread(target=fc_server.serve_forever, daemon=True).start()
+    standin_servers = [
+        make_server(HOST, port, create_standin_app(config), threaded=True)
+        for config, port in [(fc, FC_PORT), *[(c, p) for c, p, _ in more.values()]]
+    ]
+    for server in standin_servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
 
     print(
         f"""
@@ -147,6 +178,13 @@ idp est prêt.
   Courriels reçus (catcher) : {base_url}/mails/
   Découverte OIDC : {issuer}/.well-known/openid-configuration
   FranceConnect (simulateur local) : {fc["issuer"]}/.well-known/openid-configuration
+    (portails citoyens ; à déclarer : {issuer}/federation/franceconnect/callback,
+    {issuer}/federation/franceconnect/logged-out)
+  FranceConnect+ (simulateur local, ameli et Mon espace santé) :
+    {more["franceconnect-plus"][0]["issuer"]} ; à déclarer :
+    {issuer}/federation/franceconnect-plus/callback,
+    {issuer}/federation/franceconnect-plus/logged-out, JWKS {issuer}/federation/jwks.json
+  Pro Santé Connect (simulateur local, Espace pro) : {more["pro-sante-connect"][0]["issuer"]}
 
 Comptes de démonstration :"""
     )
@@ -168,7 +206,8 @@ Comptes de démonstration :"""
     finally:
         catcher.stop()
         portal_server.shutdown()
-        fc_server.shutdown()
+        for server in standin_servers:
+            server.shutdown()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from idp.federation import encryption_keys
-from idp.federation import upstream
+from idp.federation import upstreams
 from idp.federation.client import UpstreamError
 
 federation_cli = AppGroup("federation", help="Upstream providers (FranceConnect).")
@@ -31,17 +31,26 @@ def keys_list() -> None:
 
 @federation_cli.command("check")
 def check() -> None:
-    """Fetch the upstream discovery document and JWKS with the configured settings."""
-    client = upstream()
-    if client is None:
-        raise click.ClickException("IDP_FRANCECONNECT_ISSUER n'est pas configuré.")
-    try:
-        metadata = client.metadata()
-        keys = client.keyset(refresh=True)
-    except UpstreamError as exc:
-        raise click.ClickException(f"{exc.reason}: {exc.detail}") from exc
-    click.echo(f"issuer: {metadata['issuer']}")
-    click.echo(f"preset: {client.preset.name}, acr_values: {client.settings.acr}")
-    click.echo(f"scopes: {client.settings.scopes}")
-    click.echo(f"signing keys: {len(keys.keys)}")
-    click.echo(f"acr_values_supported: {' '.join(metadata.get('acr_values_supported', []))}")
+    """Fetch each upstream's discovery document and JWKS with the configured settings."""
+    clients = upstreams()
+    if not clients:
+        raise click.ClickException(
+            "Aucun fournisseur amont : IDP_FRANCECONNECT_ISSUER ou IDP_UPSTREAMS."
+        )
+    failed = False
+    for name, client in clients.items():
+        try:
+            metadata = client.metadata()
+            keys = client.keyset(refresh=True)
+        except UpstreamError as exc:
+            click.echo(f"[{name}] {exc.reason}: {exc.detail}", err=True)
+            failed = True
+            continue
+        click.echo(f"[{name}] issuer: {metadata['issuer']}")
+        click.echo(f"[{name}] preset: {client.preset.name}, acr_values: {client.settings.acr}")
+        click.echo(f"[{name}] scopes: {client.settings.scopes}")
+        click.echo(f"[{name}] signing keys: {len(keys.keys)}")
+        supported = " ".join(metadata.get("acr_values_supported", []))
+        click.echo(f"[{name}] acr_values_supported: {supported}")
+    if failed:
+        raise click.ClickException("Un fournisseur amont ne répond pas correctement.")

@@ -59,6 +59,8 @@ class UpstreamSettings:
     acr: str | None
     timeout: float
     cache_seconds: int
+    # FranceConnect accepts only client_secret_post; other providers may take basic.
+    token_auth: str = "client_secret_post"  # noqa: S105 (a method name)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,15 @@ class UpstreamClient:
         self._lock = threading.Lock()
         self._metadata: tuple[float, dict[str, Any]] | None = None
         self._jwks: tuple[float, KeySet] | None = None
+
+    def passed_levels(self) -> list[str]:
+        """The acr values a login through this upstream may carry into idp's tokens: the
+        level requested and the higher ones the platform may answer with."""
+        wanted = self.settings.acr
+        if not wanted:
+            return []
+        higher = [lv for lv in self.preset.requestable if self.preset.acr_satisfies(lv, wanted)]
+        return [wanted, *[lv for lv in higher if lv != wanted]]
 
     # HTTP ----------------------------------------------------------------------------------
     def _http(self, method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -154,11 +165,11 @@ class UpstreamClient:
 
     # Token -----------------------------------------------------------------------------------
     def exchange(self, code: str, redirect_uri: str) -> tuple[str, str]:
-        """Redeem the code: (access_token, raw ID token). client_secret_post only."""
+        """Redeem the code: (access_token, raw ID token). client_secret_post on FranceConnect."""
         session = OAuth2Session(
             self.settings.client_id,
             self.settings.client_secret,
-            token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
+            token_endpoint_auth_method=self.settings.token_auth,
             default_timeout=self.settings.timeout,
         )
         endpoint = self.metadata()["token_endpoint"]

@@ -52,14 +52,16 @@ def open_flow(
     return flow, state, nonce
 
 
-def by_state(state: str | None, purpose: str) -> FederationFlow | None:
-    """The live, unused round trip this state belongs to."""
+def by_state(state: str | None, purpose: str, provider: str | None = None) -> FederationFlow | None:
+    """The live, unused round trip this state belongs to (started with `provider`)."""
     if not state or len(state) > 256:
         return None
     flow = db.session.scalar(
         select(FederationFlow).where(FederationFlow.state_hash == tokens.sha256(state))
     )
     if flow is None or flow.purpose != purpose or flow.used_at is not None:
+        return None
+    if provider is not None and flow.provider != provider:
         return None
     if flow.expires_at <= utcnow():
         return None

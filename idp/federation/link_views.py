@@ -22,11 +22,11 @@ from idp.enrolment.fields import value
 from idp.enrolment.validators import mask_email
 from idp.extensions import db
 from idp.extensions import limiter
-from idp.federation import PROVIDER
 from idp.federation import bp
 from idp.federation import contact
 from idp.federation import flows
 from idp.federation import services
+from idp.federation import upstream_name
 from idp.federation.forms import ConfirmForm
 from idp.federation.forms import InsuredForm
 from idp.federation.forms import ProofForm
@@ -47,10 +47,11 @@ def _continued(linking: bool):
     flow = flows.by_continuation(session.get(CONTINUATION))
     if flow is None or (flow.candidate_id is not None) != linking:
         return None
-    return flow
+    # Each upstream's pages finish only the round trips started with it.
+    return flow if flow.provider == upstream_name() else None
 
 
-@bp.route("/federation/franceconnect/lier-mon-compte", methods=["GET", "POST"])
+@bp.route("/federation/<upstream>/lier-mon-compte", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def link() -> Any:
     """A unique account matches the identity: its password (if it has one), then a link
@@ -67,7 +68,7 @@ def link() -> Any:
         session.pop(CONTINUATION, None)
         db.session.commit()
         return reason_page("link_unavailable", next_url, 409)
-    verified = services.restore(flow, client.settings.issuer)
+    verified = services.restore(flow, client)
     with_password = account.password_hash is not None
     form = ProofForm() if with_password else ConfirmForm()
     error = False
@@ -81,7 +82,7 @@ def link() -> Any:
                     "federation.link_password_proved",
                     account_id=account.id,
                     origin=origin,
-                    provider=PROVIDER,
+                    provider=upstream_name(),
                 )
             return _send_link_proof(flow, account, origin)
         if flow.attempts >= services.MAX_PROOF_ATTEMPTS:
@@ -123,7 +124,7 @@ def _send_link_proof(flow: FederationFlow, account: Account, origin: audit.Origi
     return redirect(url_for(".link_sent", next=flow.return_to))
 
 
-@bp.get("/federation/franceconnect/lien-envoye")
+@bp.get("/federation/<upstream>/lien-envoye")
 def link_sent() -> Any:
     """Check your inbox: the accounts are linked once the link is followed."""
     client_or_404()
@@ -134,26 +135,31 @@ def link_sent() -> Any:
     )
 
 
-@bp.route("/federation/franceconnect/relier/<secret>", methods=["GET", "POST"])
+@bp.route("/federation/<upstream>/relier/<secret>", methods=["GET", "POST"])
 @limiter.limit("30 per minute")
 def confirm_link(secret: str) -> Any:
     """The link's page. GET only shows it (mail scanners open links); POST links or refuses,
     then the person is logged in and returned to the portal."""
     client = client_or_404()
     state, row, flow = services.link_proof(secret)
+    if flow is not None and flow.provider != upstream_name():
+        state, flow = "gone", None
     form = ConfirmForm()
     if state != "valid":
         status = 409 if state == "used" else 410
         return render_template("federation/link_confirm.html", state=state, form=form), status
     account = db.session.get(Account, flow.candidate_id)
-    verified = services.restore(flow, client.settings.issuer)
+    verified = services.restore(flow, client)
     next_url = flow.return_to
     if form.validate_on_submit():
         origin = audit.origin_of(request)
         row.used_at = utcnow()
         if request.form.get("decision") == "refuse":
             audit.record(
-                "federation.link_refused", account_id=account.id, origin=origin, provider=PROVIDER
+                "federation.link_refused",
+                account_id=account.id,
+                origin=origin,
+                provider=upstream_name(),
             )
             flows.close(flow, "failed")
             db.session.commit()
@@ -167,7 +173,7 @@ def confirm_link(secret: str) -> Any:
             "federation.link_email_confirmed",
             account_id=account.id,
             origin=origin,
-            provider=PROVIDER,
+            provider=upstream_name(),
         )
         services.link(verified, account, origin)
         flows.close(flow)
@@ -182,7 +188,7 @@ def confirm_link(secret: str) -> Any:
     )
 
 
-@bp.post("/federation/franceconnect/ne-pas-lier")
+@bp.post("/federation/<upstream>/ne-pas-lier")
 def refuse_link() -> Any:
     """The person does not want the link (or the account is not theirs): nothing changes."""
     client_or_404()
@@ -194,7 +200,7 @@ def refuse_link() -> Any:
         "federation.link_refused",
         account_id=flow.candidate_id,
         origin=audit.origin_of(request),
-        provider=PROVIDER,
+        provider=upstream_name(),
     )
     flows.close(flow, "failed")
     session.pop(CONTINUATION, None)
@@ -202,14 +208,14 @@ def refuse_link() -> Any:
     return reason_page("link_refused", next_url)
 
 
-@bp.route("/federation/franceconnect/creer-mon-compte", methods=["GET", "POST"])
+@bp.route("/federation/<upstream>/creer-mon-compte", methods=["GET", "POST"])
 def signup() -> Any:
     """No account matches: create one from the certified identity, then confirm an email."""
     client = client_or_404()
     flow = _continued(linking=False)
     if flow is None:
         return reason_page("expired", None, 410)
-    verified = services.restore(flow, client.settings.issuer)
+    verified = services.restore(flow, client)
     form = SignupForm()
     suggested = verified.claims.get("email")
     if request.method == "GET" and isinstance(suggested, str):
@@ -249,7 +255,7 @@ def signup() -> Any:
     return render_template("federation/signup.html", form=form, identity=verified.claims, **ways)
 
 
-@bp.route("/federation/franceconnect/assurance-maladie", methods=["GET", "POST"])
+@bp.route("/federation/<upstream>/assurance-maladie", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def insured() -> Any:
     """After a sign-up for an Assurance Maladie portal: the NIR, checked against the insured
@@ -298,7 +304,7 @@ def insured() -> Any:
     )
 
 
-@bp.get("/federation/franceconnect/compte-cree")
+@bp.get("/federation/<upstream>/compte-cree")
 def created() -> Any:
     """The account exists and the person is logged in; an email link is on its way."""
     next_url = safe_next(request.args.get("next"))
@@ -311,7 +317,7 @@ def created() -> Any:
     )
 
 
-@bp.route("/federation/franceconnect/courriel/<secret>", methods=["GET", "POST"])
+@bp.route("/federation/<upstream>/courriel/<secret>", methods=["GET", "POST"])
 @limiter.limit("30 per minute")
 def confirm_email(secret: str) -> Any:
     """The email link. GET shows a page (mail scanners open links); POST confirms."""

@@ -23,8 +23,10 @@ class FederatedIdentity(Base):
     __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_federated_identity_subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Preset name: franceconnect, franceconnect-plus, generic.
+    # Preset name: franceconnect, franceconnect-plus, pro-sante-connect, generic.
     provider: Mapped[str] = mapped_column(String(32))
+    # The configured upstream it was linked through (UPSTREAMS name; None before g4).
+    upstream: Mapped[str | None] = mapped_column(String(32))
     # FranceConnect's `sub` is pairwise per platform and client: the issuer is part of the key.
     issuer: Mapped[str] = mapped_column(String(255))
     subject: Mapped[str] = mapped_column(String(255))

@@ -78,6 +78,31 @@ def matches(account: Account, claims: dict[str, Any]) -> bool:
     return mine is None or mine == claims.get("gender")
 
 
+def differences(account: Account, claims: dict[str, Any]) -> list[str]:
+    """The identity fields the account states and the upstream identity contradicts
+    (family_name, given_name, birthdate, gender); a field the account leaves empty is
+    not a difference (linking fills it in)."""
+    found = []
+    if account.family_name and normalise_name(account.family_name) != normalise_name(
+        claims.get("family_name")
+    ):
+        found.append("family_name")
+    if account.given_name and not given_names_match(account.given_name, claims.get("given_name")):
+        found.append("given_name")
+    # An upstream that certifies no birthdate or gender (Pro Santé Connect) contradicts
+    # neither.
+    if (
+        account.birthdate is not None
+        and claims.get("birthdate") is not None
+        and account.birthdate != parse_birthdate(claims.get("birthdate"))
+    ):
+        found.append("birthdate")
+    mine = local_gender(account)
+    if mine is not None and claims.get("gender") is not None and mine != claims.get("gender"):
+        found.append("gender")
+    return found
+
+
 def candidates(claims: dict[str, Any], exclude: Iterable[int] = ()) -> list[Account]:
     """Active accounts whose identity matches the upstream one (0, 1 or more)."""
     born = parse_birthdate(claims.get("birthdate"))

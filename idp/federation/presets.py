@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from idp.errors import ConfigError
 
@@ -42,9 +41,14 @@ class Preset:
     require_iss: bool
     # Ask for `amr` in the ID token (claims parameter).
     request_amr: bool
-    # DSFR button variant ("" or "plus") and the "what is it?" page.
+    # DSFR button variant ("" FranceConnect, "plus" FranceConnect+, "psc" Pro Santé
+    # Connect), the name shown to people and the "what is it?" page.
     button: str
     about_url: str
+    brand: str = "FranceConnect"
+    # Token endpoint client authentication, and whether configuration may choose basic.
+    token_auth: str = "client_secret_post"  # noqa: S105 (a method name)
+    token_auth_choice: bool = False
 
     def acr_satisfies(self, got: str | None, wanted: str | None) -> bool:
         """`got` is at least `wanted` (a missing or unknown acr never is)."""
@@ -88,6 +92,7 @@ PRESETS: dict[str, Preset] = {
         request_amr=True,
         button="plus",
         about_url="https://franceconnect.gouv.fr/france-connect-plus",
+        brand="FranceConnect+",
     ),
     "generic": Preset(
         name="generic",
@@ -102,38 +107,39 @@ PRESETS: dict[str, Preset] = {
         request_amr=False,
         button="",
         about_url="",
+        brand="",
+        token_auth_choice=True,
+    ),
+    # Pro Santé Connect (Agence du numérique en santé; CPS card and e-CPS app), a Keycloak
+    # realm: discovery, RS256 ID tokens, JSON userinfo (RPPS in SubjectNameID), the
+    # `scope_all` scope, acr eidas1 (e-CPS / CPS). Client secret by post or basic.
+    "pro-sante-connect": Preset(
+        name="pro-sante-connect",
+        acr_levels=EIDAS_LEVELS,
+        default_acr="eidas1",
+        requestable=EIDAS_LEVELS,
+        scopes="openid scope_all",
+        signing_algs=("RS256", "ES256", "PS256"),
+        encrypted=False,
+        userinfo_jwt=False,
+        require_iss=False,
+        request_amr=False,
+        button="psc",
+        about_url="https://industriels.esante.gouv.fr/produits-et-services/pro-sante-connect",
+        brand="Pro Santé Connect",
+        token_auth_choice=True,
     ),
 }
 
 
-def _loopback(url: str) -> bool:
-    return urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
-
-
 def validate_upstream(config: dict[str, Any]) -> None:
-    """Fail at start-up on an upstream setting that would make FranceConnect unsafe."""
+    """Fail at start-up on an upstream setting that would make federation unsafe."""
+    from idp.federation.upstreams import configured
+
     if config["FRANCECONNECT_PRESET"] not in PRESETS:
         raise ConfigError(
             "IDP_FRANCECONNECT_PRESET doit valoir " + ", ".join(sorted(PRESETS)) + "."
         )
     if config["FEDERATION_ENC_ALG"] not in {"RSA-OAEP-256", "RSA-OAEP"}:
         raise ConfigError("IDP_FEDERATION_ENC_ALG doit valoir RSA-OAEP-256 ou RSA-OAEP.")
-    issuer = config["FRANCECONNECT_ISSUER"]
-    if not issuer:
-        return
-    if not (config["FRANCECONNECT_CLIENT_ID"] and config["FRANCECONNECT_CLIENT_SECRET"]):
-        raise ConfigError(
-            "IDP_FRANCECONNECT_CLIENT_ID et IDP_FRANCECONNECT_CLIENT_SECRET sont requis "
-            "avec IDP_FRANCECONNECT_ISSUER."
-        )
-    if not issuer.startswith("https://") and not (
-        issuer.startswith("http://") and _loopback(issuer) and config["ENV"] != "production"
-    ):
-        # The local stand-in (http on loopback) is for development only.
-        raise ConfigError("IDP_FRANCECONNECT_ISSUER doit être une URL https.")
-    preset = PRESETS[config["FRANCECONNECT_PRESET"]]
-    acr = config["FRANCECONNECT_ACR"] or preset.default_acr
-    if preset.requestable and acr not in preset.requestable:
-        raise ConfigError(
-            "IDP_FRANCECONNECT_ACR doit valoir " + " ou ".join(preset.requestable) + "."
-        )
+    configured(config)

@@ -8,6 +8,7 @@ pivot-identity match followed by the account's password, then a link sent to its
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,23 @@ LINK_PURPOSE = "federation_link"
 LINK_VALIDITY = dt.timedelta(hours=1)
 # Portal journeys that need the person's NIR, checked against the insured registry.
 NIR_JOURNEYS = {"ameli", "mon-espace-sante"}
+# Upstreams that identify health professionals by their national identifier (IdNat_PS:
+# "8" + RPPS or "0" + ADELI, Pro Santé Connect's `SubjectNameID`) and give no birthdate:
+# they match accounts on that identifier only, never on a name or an email.
+PROFESSIONAL_PRESETS = {"pro-sante-connect"}
+PROFESSIONAL_CLAIM = "SubjectNameID"
+# AccountIdentifier kind holding it (keyed hash, shown in Mon compte as "RPPS").
+PROFESSIONAL_KIND = "rpps"
+_PROFESSIONAL_ID = re.compile(r"[0-9][0-9A-Z/]{4,49}")
+
+
+def amr_marker(upstream: UpstreamClient) -> str:
+    """Our amr value naming the upstream: "fc" for FranceConnect (v2 and +), "psc" for
+    Pro Santé Connect, "fed" for another provider."""
+    preset = upstream.preset.name
+    if preset.startswith("franceconnect"):
+        return "fc"
+    return "psc" if preset == "pro-sante-connect" else "fed"
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,8 @@ class Verified:
     id_token: str
     acr: str | None
     amr: list[str]
+    # The configured upstream it came through (its name: franceconnect, …).
+    upstream: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +126,8 @@ def verify_callback(
         claims={k: v for k, v in info.items() if k not in {"iss", "aud", "exp", "iat", "nbf"}},
         id_token=raw,
         acr=id_claims.get("acr"),
-        amr=["fc", *[a for a in amr if a in KNOWN_AMR]],
+        amr=[amr_marker(upstream), *[a for a in amr if a in KNOWN_AMR]],
+        upstream=upstream.settings.name,
     )
 
 
@@ -119,16 +140,17 @@ def keep(flow: FederationFlow, verified: Verified) -> None:
     flow.amr = verified.amr
 
 
-def restore(flow: FederationFlow, issuer: str) -> Verified:
+def restore(flow: FederationFlow, upstream: UpstreamClient) -> Verified:
     """The identity a verified round trip holds."""
     return Verified(
-        provider=flow.provider,
-        issuer=issuer,
+        provider=upstream.preset.name,
+        upstream=upstream.settings.name,
+        issuer=upstream.settings.issuer,
         subject=flow.subject or "",
         claims=dict(flow.claims or {}),
         id_token=flow.id_token or "",
         acr=flow.acr,
-        amr=list(flow.amr or ["fc"]),
+        amr=list(flow.amr or [amr_marker(upstream)]),
     )
 
 
@@ -163,13 +185,22 @@ def resolve(verified: Verified, origin: audit.Origin) -> Outcome:
             )
             return Outcome("unavailable", account, identity)
         return Outcome("login", account, identity)
-    found = pivot.candidates(verified.claims)
+    if verified.provider in PROFESSIONAL_PRESETS:
+        # No birthdate: the pivot identity cannot match; the national identifier can.
+        number = professional_id(verified)
+        found = professional_candidates(number) if number else []
+        matched_on = "professional_id"
+    else:
+        found = pivot.candidates(verified.claims)
+        matched_on = "pivot"
     if len(found) == 1:
         audit.record(
             "federation.link_offered",
             account_id=found[0].id,
             origin=origin,
             provider=verified.provider,
+            upstream=verified.upstream,
+            match=matched_on,
         )
         return Outcome("link", found[0])
     if len(found) > 1:
@@ -177,10 +208,84 @@ def resolve(verified: Verified, origin: audit.Origin) -> Outcome:
             "federation.match_ambiguous",
             origin=origin,
             provider=verified.provider,
+            upstream=verified.upstream,
+            match=matched_on,
             count=len(found),
         )
         return Outcome("ambiguous")
     return Outcome("signup")
+
+
+def certified_names(verified: Verified) -> list[str]:
+    """The account fields the upstream certifies: the pivot identity for FranceConnect;
+    only the names Pro Santé Connect gives (it certifies no birthdate or gender)."""
+    if verified.provider in PROFESSIONAL_PRESETS:
+        values = pivot.certified_values(verified.claims)
+        return [n for n in ("family_name", "given_name") if values.get(n) is not None]
+    return list(pivot.CERTIFIED_FIELDS)
+
+
+def professional_id(verified: Verified) -> str | None:
+    """The health professional's national identifier the upstream certifies, normalised
+    (spaces dropped, upper case), or None (another kind of upstream, missing, malformed)."""
+    if verified.provider not in PROFESSIONAL_PRESETS:
+        return None
+    raw = verified.claims.get(PROFESSIONAL_CLAIM)
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        return None
+    number = re.sub(r"\s+", "", str(raw)).upper()
+    return number if _PROFESSIONAL_ID.fullmatch(number) else None
+
+
+def professional_candidates(number: str) -> list[Account]:
+    """Active accounts holding this national identifier (exact match on its keyed hash)."""
+    return list(
+        db.session.scalars(
+            select(Account)
+            .join(AccountIdentifier, AccountIdentifier.account_id == Account.id)
+            .where(
+                AccountIdentifier.kind == PROFESSIONAL_KIND,
+                AccountIdentifier.lookup_hash
+                == accounts.identifier_hash(PROFESSIONAL_KIND, number),
+                Account.status == "active",
+            )
+        )
+    )
+
+
+def remember_professional_id(account: Account, verified: Verified, origin: audit.Origin) -> None:
+    """Keep the upstream's national identifier on the account, so that the next login
+    with an identity not linked yet (new `sub`, another platform) finds this account."""
+    number = professional_id(verified)
+    if number is None:
+        return
+    held = db.session.scalars(
+        select(AccountIdentifier.lookup_hash).where(
+            AccountIdentifier.account_id == account.id,
+            AccountIdentifier.kind == PROFESSIONAL_KIND,
+        )
+    ).all()
+    if accounts.identifier_hash(PROFESSIONAL_KIND, number) in held:
+        return
+    if held or accounts.identifier_in_use(PROFESSIONAL_KIND, number):
+        # Another identifier on this account, or this one on another account: nothing is
+        # overwritten or moved (the helpdesk sorts it out from the audit trail).
+        audit.record(
+            "federation.professional_id_conflict",
+            account_id=account.id,
+            origin=origin,
+            provider=verified.provider,
+            upstream=verified.upstream,
+        )
+        return
+    accounts.add_identifier(account, PROFESSIONAL_KIND, number, shown=True)
+    audit.record(
+        "federation.professional_id_added",
+        account_id=account.id,
+        origin=origin,
+        provider=verified.provider,
+        upstream=verified.upstream,
+    )
 
 
 def _apply_certified(account: Account, claims: dict[str, Any], fields: list[str]) -> list[str]:
@@ -200,6 +305,8 @@ def login_linked(identity: FederatedIdentity, verified: Verified, origin: audit.
     identity.claims = verified.claims
     identity.acr = verified.acr
     identity.last_login_at = utcnow()
+    # Links made before the identifier was kept get it now.
+    remember_professional_id(account, verified, origin)
     audit.record(
         "federation.login",
         account_id=account.id,
@@ -269,7 +376,7 @@ def link(verified: Verified, account: Account, origin: audit.Origin) -> Federate
     An identity of the same issuer already on the account (its `sub` changed with a civil
     status change) is replaced: the same proof path re-links.
     """
-    fields = list(pivot.CERTIFIED_FIELDS)
+    fields = certified_names(verified)
     identity = identity_of_account(account.id, verified.issuer)
     relinked = identity is not None
     if identity is None:
@@ -279,6 +386,7 @@ def link(verified: Verified, account: Account, origin: audit.Origin) -> Federate
             account_id=account.id,
         )
         db.session.add(identity)
+    identity.upstream = verified.upstream or None
     identity.subject = verified.subject
     identity.claims = verified.claims
     identity.acr = verified.acr
@@ -286,11 +394,13 @@ def link(verified: Verified, account: Account, origin: audit.Origin) -> Federate
     identity.linked_at = utcnow()
     identity.last_login_at = utcnow()
     _apply_certified(account, verified.claims, fields)
+    remember_professional_id(account, verified, origin)
     audit.record(
         "federation.relinked" if relinked else "federation.linked",
         account_id=account.id,
         origin=origin,
         provider=verified.provider,
+        upstream=verified.upstream,
         acr=verified.acr,
     )
     return identity
@@ -306,18 +416,53 @@ def linked_identity(account_id: int) -> FederatedIdentity | None:
     )
 
 
-def can_unlink(account: Account) -> bool:
-    """Unlinking must leave a way to log in: a password (or personal code)."""
-    return account.password_hash is not None
-
-
-def unlink(account: Account, origin: audit.Origin) -> int:
-    """Remove the account's upstream identities (its fields are no longer certified)."""
-    rows = list(
+def identities_of_account(account_id: int) -> list[FederatedIdentity]:
+    """Every upstream identity linked to the account, oldest first."""
+    return list(
         db.session.scalars(
-            select(FederatedIdentity).where(FederatedIdentity.account_id == account.id)
+            select(FederatedIdentity)
+            .where(FederatedIdentity.account_id == account_id)
+            .order_by(FederatedIdentity.linked_at, FederatedIdentity.id)
         )
     )
+
+
+def upstream_of(identity: FederatedIdentity, issuers: Mapping[str, str]) -> str:
+    """The configured upstream name an identity belongs to: the one recorded on it, else
+    (links made before several upstreams) the upstream of its issuer, else its preset.
+    `issuers` maps each configured upstream's issuer to its name."""
+    return identity.upstream or issuers.get(identity.issuer) or identity.provider
+
+
+def can_unlink(
+    account: Account, upstream: str | None = None, issuers: Mapping[str, str] | None = None
+) -> bool:
+    """Unlinking must leave a way to log in: a password (or personal code), or an identity
+    of another configured upstream (`upstream`: the one being unlinked)."""
+    if account.password_hash is not None:
+        return True
+    if upstream is None or issuers is None:
+        return False
+    configured_names = set(issuers.values())
+    return any(
+        name != upstream and name in configured_names
+        for name in (upstream_of(i, issuers) for i in identities_of_account(account.id))
+    )
+
+
+def unlink(
+    account: Account,
+    origin: audit.Origin,
+    upstream: str | None = None,
+    issuers: Mapping[str, str] | None = None,
+) -> int:
+    """Remove the account's identities of one upstream (every upstream when None): their
+    fields are no longer certified by it."""
+    rows = [
+        row
+        for row in identities_of_account(account.id)
+        if upstream is None or upstream_of(row, issuers or {}) == upstream
+    ]
     for row in rows:
         db.session.delete(row)
         audit.record(
@@ -325,6 +470,7 @@ def unlink(account: Account, origin: audit.Origin) -> int:
             account_id=account.id,
             origin=origin,
             provider=row.provider,
+            upstream=upstream_of(row, issuers or {}),
         )
     return len(rows)
 
@@ -338,6 +484,9 @@ def create_account(verified: Verified, origin: audit.Origin) -> Account:
 
     values = pivot.certified_values(verified.claims)
     usage = (verified.claims.get("preferred_username") or "").strip() or None
+    if verified.provider in PROFESSIONAL_PRESETS:
+        # Pro Santé Connect's preferred_username is the national identifier, not a name.
+        usage = None
     account = Account(
         status="active",
         usage_name=usage,
@@ -350,15 +499,18 @@ def create_account(verified: Verified, origin: audit.Origin) -> Account:
     db.session.add(
         FederatedIdentity(
             provider=verified.provider,
+            upstream=verified.upstream or None,
             issuer=verified.issuer,
             subject=verified.subject,
             account_id=account.id,
             claims=verified.claims,
             acr=verified.acr,
-            certified_fields=list(pivot.CERTIFIED_FIELDS),
+            certified_fields=certified_names(verified),
             last_login_at=utcnow(),
         )
     )
+    db.session.flush()
+    remember_professional_id(account, verified, origin)
     audit.record(
         "federation.account_created",
         account_id=account.id,
@@ -390,9 +542,14 @@ def needs_nir(journey: str | None, account_id: int) -> bool:
 
 
 def _same_given_names(upstream: str | None, registered: str | None) -> bool:
-    """All first names, or the first one (a registry may hold only that)."""
+    """All first names, or only the first one when the registry holds only that
+    (FranceConnect gives every first name: "Angela Claire Louise" ~ "ANGELA")."""
     mine, theirs = validators.normalise_name(upstream), validators.normalise_name(registered)
-    return bool(mine and theirs) and (mine == theirs or mine.split()[0] == theirs.split()[0])
+    if not (mine and theirs):
+        return False
+    # FranceConnect separates first names with spaces; a hyphenated one stays whole.
+    first = validators.normalise_name((upstream or "").split()[0])
+    return theirs in {mine, first}
 
 
 def match_insured(claims: dict[str, Any], nir: str, card_serial: str) -> InsuredRecord | None:

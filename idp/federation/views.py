@@ -21,13 +21,15 @@ from werkzeug.wrappers import Response
 from idp.auth import session as sso
 from idp.auth.views import safe_next
 from idp.extensions import db
-from idp.federation import PROVIDER
 from idp.federation import bp
 from idp.federation import encryption_keys
 from idp.federation import flows
 from idp.federation import logout as upstream_logout
+from idp.federation import pivot
 from idp.federation import services
 from idp.federation import upstream
+from idp.federation import upstream_name
+from idp.federation import upstreams
 from idp.federation.client import UpstreamClient
 from idp.federation.client import UpstreamError
 from idp.federation.forms import ConfirmForm
@@ -102,7 +104,7 @@ def _failure(exc: UpstreamError, next_url: str | None, origin: audit.Origin) -> 
     audit.record(
         "federation.failed",
         origin=origin,
-        provider=PROVIDER,
+        provider=upstream_name(),
         reason=exc.reason,
         detail=exc.detail,
     )
@@ -123,7 +125,7 @@ def log_in(account: Account, verified: services.Verified, next_url: str | None) 
     return response
 
 
-@bp.get("/federation/franceconnect/start")
+@bp.get("/federation/<upstream>/start")
 def start() -> Any:
     """Send the browser to FranceConnect (state and nonce of 64 hex, acr_values)."""
     client = client_or_404()
@@ -132,7 +134,7 @@ def start() -> Any:
     flows.purge_expired()
     flow, state, nonce = flows.open_flow(
         "login",
-        client.preset.name,
+        client.settings.name,
         current_app.config["FEDERATION_FLOW_LIFETIME"],
         return_to=next_url,
         acr=client.settings.acr,
@@ -143,12 +145,14 @@ def start() -> Any:
         flows.close(flow, "failed")
         return _failure(exc, next_url, origin)
     _bind(state)
-    audit.record("federation.started", origin=origin, provider=PROVIDER, acr=client.settings.acr)
+    audit.record(
+        "federation.started", origin=origin, provider=upstream_name(), acr=client.settings.acr
+    )
     db.session.commit()
     return redirect(url)
 
 
-@bp.post("/federation/franceconnect/relier-mon-compte")
+@bp.post("/federation/<upstream>/relier-mon-compte")
 def start_link() -> Any:
     """From Mon compte: a round trip in "link" mode for the logged-in account."""
     client = client_or_404()
@@ -161,7 +165,7 @@ def start_link() -> Any:
     flows.purge_expired()
     flow, state, nonce = flows.open_flow(
         "link",
-        client.preset.name,
+        client.settings.name,
         current_app.config["FEDERATION_FLOW_LIFETIME"],
         return_to=url_for("account.overview"),
         acr=client.settings.acr,
@@ -177,12 +181,17 @@ def start_link() -> Any:
         "federation.started",
         account_id=current.account_id,
         origin=origin,
-        provider=PROVIDER,
+        provider=upstream_name(),
         acr=client.settings.acr,
         purpose="link",
     )
     db.session.commit()
     return redirect(url)
+
+
+def _brand_name() -> str:
+    client = upstream()
+    return (client.preset.brand or client.settings.name) if client else "FranceConnect"
 
 
 def _to_account() -> Response:
@@ -195,23 +204,26 @@ def _link_failure(exc: UpstreamError, account_id: int | None, origin: audit.Orig
         "federation.failed",
         account_id=account_id,
         origin=origin,
-        provider=PROVIDER,
+        provider=upstream_name(),
         reason=exc.reason,
         detail=exc.detail,
         purpose="link",
     )
     db.session.commit()
+    brand = _brand_name()
     if exc.reason == "cancelled":
-        message = _("La liaison avec FranceConnect a été annulée. Rien n'a été modifié.")
+        message = _("La liaison avec %(brand)s a été annulée. Rien n'a été modifié.", brand=brand)
     elif exc.reason in UPSTREAM_DOWN:
         message = _(
-            "FranceConnect ne répond pas pour le moment : votre compte n'a pas été relié. "
-            "Réessayez dans quelques minutes."
+            "%(brand)s ne répond pas pour le moment : votre compte n'a pas été relié. "
+            "Réessayez dans quelques minutes.",
+            brand=brand,
         )
     else:
         message = _(
-            "La réponse de FranceConnect n'a pas pu être vérifiée : votre compte n'a pas été "
-            "relié. Rien n'a été modifié."
+            "La réponse de %(brand)s n'a pas pu être vérifiée : votre compte n'a pas été "
+            "relié. Rien n'a été modifié.",
+            brand=brand,
         )
     flash(message, ACCOUNT_REFUSED)
     return _to_account()
@@ -237,7 +249,7 @@ def _finish_link(client: UpstreamClient, flow: FederationFlow, state: str | None
             "federation.failed",
             account_id=account_id,
             origin=origin,
-            provider=PROVIDER,
+            provider=upstream_name(),
             reason="session_changed",
             purpose="link",
         )
@@ -256,30 +268,57 @@ def _finish_link(client: UpstreamClient, flow: FederationFlow, state: str | None
         db.session.commit()
         flash(
             _(
-                "Cette identité FranceConnect est déjà reliée à un autre compte : elle n'a pas "
-                "été reliée au vôtre."
+                "Cette identité %(brand)s est déjà reliée à un autre compte : elle n'a pas "
+                "été reliée au vôtre.",
+                brand=_brand_name(),
             ),
             ACCOUNT_REFUSED,
         )
         return _to_account()
+    mismatch = pivot.differences(account, verified.claims)
+    if mismatch:
+        # Never overwrite an identity with another one: the FranceConnect identity may be
+        # a relative's (shared devices, shared emails). Nothing changes; the person is told
+        # which fields differ and what to do.
+        audit.record(
+            "federation.link_mismatch",
+            account_id=account.id,
+            origin=origin,
+            provider=upstream_name(),
+            fields=mismatch,
+        )
+        flows.close(flow, "failed")
+        db.session.commit()
+        return render_template(
+            "federation/link_mismatch.html",
+            fields=mismatch,
+            account=account,
+            identity=verified.claims,
+            brand=client.preset.brand,
+        ), 409
     if existing is None:
         services.link(verified, account, origin)
+    elif existing.account_id == account.id:
+        # Already linked: the certified fields are refreshed all the same.
+        services.login_linked(existing, verified, origin)
     flows.close(flow)
     db.session.commit()
-    flash(_("Votre compte est maintenant relié à FranceConnect."), ACCOUNT_DONE)
+    flash(_("Votre compte est maintenant relié à %(brand)s.", brand=_brand_name()), ACCOUNT_DONE)
     return _to_account()
 
 
-@bp.get("/federation/franceconnect/callback")
+@bp.get("/federation/<upstream>/callback")
 def callback() -> Any:
     """FranceConnect's answer: verify everything, then log in, offer a link, or sign up
     (or, for a round trip started from Mon compte, link the logged-in account)."""
     client = client_or_404()
     origin = audit.origin_of(request)
     state = request.args.get("state")
-    flow = flows.by_state(state, "login") if _bound(state) else None
+    # A state started with another upstream is refused here (mix-up, RFC 9207 §1).
+    name = client.settings.name
+    flow = flows.by_state(state, "login", name) if _bound(state) else None
     if flow is None and _bound(state):
-        linking = flows.by_state(state, "link")
+        linking = flows.by_state(state, "link", name)
         if linking is not None:
             return _finish_link(client, linking, state)
     next_url = flow.return_to if flow else None
@@ -309,12 +348,12 @@ def callback() -> Any:
     return redirect(url_for(".link" if outcome.kind == "link" else ".signup"))
 
 
-@bp.get("/federation/franceconnect/logged-out")
+@bp.get("/federation/<upstream>/logged-out")
 def logged_out() -> Any:
     """Back from FranceConnect's logout: finish the portal's logout (its state included)."""
     client_or_404()
     origin = audit.origin_of(request)
-    flow = upstream_logout.finish(request.args.get("state"), origin)
+    flow = upstream_logout.finish(request.args.get("state"), origin, upstream_name())
     # The session normally ended before leaving; without a state it still must end here.
     current = sso.current_session()
     if current is not None:
@@ -332,8 +371,7 @@ def logged_out() -> Any:
 @bp.get("/federation/jwks.json")
 def jwks() -> Any:
     """idp's public encryption keys (registered with FranceConnect+ as our JWKS URL)."""
-    client = client_or_404()
-    if not client.preset.encrypted:
+    if not any(c.preset.encrypted for c in upstreams().values()):
         abort(404)
     response = jsonify(encryption_keys(current_app.config).public_jwks())
     response.headers["Cache-Control"] = "public, max-age=300"

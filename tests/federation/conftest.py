@@ -8,6 +8,8 @@ with real HTTP; `Browser` follows redirects across both.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,7 +113,95 @@ def fc_plus(app, tmp_path_factory, fc_smtp) -> Iterator[Platform]:
     yield from _platform(app, tmp_path_factory, fc_smtp, "franceconnect-plus")
 
 
-LINK_PROOF = re.compile(r"http://localhost(/federation/franceconnect/relier/[A-Za-z0-9_\-]+)")
+@dataclass
+class Multi:
+    """One idp with three upstreams, each a stand-in: FranceConnect (default, offered where
+    no other is), FranceConnect+ (health journeys) and Pro Santé Connect (pro-sante)."""
+
+    idp: Flask
+    idp_url: str
+    standins: dict[str, Flask]
+    issuers: dict[str, str]
+    smtp: SmtpServer
+    preset: str = "multi"
+
+    @property
+    def issuer(self) -> str:
+        return self.issuers["franceconnect"]
+
+    def browser(self) -> Browser:
+        return Browser(self)
+
+
+PLUS = "franceconnect-plus"
+PSC = "pro-sante-connect"
+HEALTH_JOURNEYS = ["ameli", "mon-espace-sante"]
+
+
+@pytest.fixture(scope="session")
+def multi(app, tmp_path_factory, fc_smtp) -> Iterator[Multi]:
+    idp_port = free_port()
+    idp_url = f"http://127.0.0.1:{idp_port}"
+    ports = {name: free_port() for name in ("franceconnect", PLUS, PSC)}
+    configs = {
+        name: standin_config(
+            idp_url,
+            ports[name],
+            preset=name,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            slow_seconds=SLOW_SECONDS,
+            upstream=name,
+            id_token_alg="RS256" if name == PSC else None,
+        )
+        for name in ports
+    }
+    upstreams = [
+        {
+            "name": PLUS,
+            "preset": PLUS,
+            "issuer": configs[PLUS]["issuer"],
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "journeys": HEALTH_JOURNEYS,
+        },
+        {
+            "name": PSC,
+            "preset": PSC,
+            "issuer": configs[PSC]["issuer"],
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "journeys": ["pro-sante"],
+        },
+    ]
+    idp = create_app(
+        make_config(
+            tmp_path_factory,
+            ISSUER=idp_url,
+            DATABASE_URL=app.config["DATABASE_URL"],
+            KEYS_DIR=app.config["KEYS_DIR"],
+            FRANCECONNECT_ISSUER=configs["franceconnect"]["issuer"],
+            FRANCECONNECT_CLIENT_ID=CLIENT_ID,
+            FRANCECONNECT_CLIENT_SECRET=CLIENT_SECRET,
+            # As IDP_UPSTREAMS would give it: JSON.
+            UPSTREAMS=json.dumps(upstreams),
+            FEDERATION_TIMEOUT=IDP_TIMEOUT,
+            NOTIFY_ASYNC=False,
+            SMTP_PORT=fc_smtp.port,
+        )
+    )
+    standins = {name: create_standin_app(config) for name, config in configs.items()}
+    with contextlib.ExitStack() as stack:
+        for name, standin in standins.items():
+            stack.enter_context(ServerThread(standin, ports[name]))
+        stack.enter_context(ServerThread(idp, idp_port))
+        yield Multi(idp, idp_url, standins, {n: c["issuer"] for n, c in configs.items()}, fc_smtp)
+    with idp.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+LINK_PROOF = re.compile(r"http://localhost(/federation/[a-z-]+/relier/[A-Za-z0-9_\-]+)")
 CHOOSE = re.compile(r'action="([^"]*/interaction/[^"]+/login)"')
 CANCEL = re.compile(r'action="([^"]*/interaction/[^"]+/cancel)"')
 
@@ -180,10 +270,10 @@ class Browser:
         return self.post(url, {**data, "csrf_token": self.token})
 
     # FranceConnect ---------------------------------------------------------------------------
-    def to_franceconnect(self, next_url: str | None = None):
+    def to_franceconnect(self, next_url: str | None = None, upstream: str = "franceconnect"):
         """From idp's start URL to the stand-in's identity page."""
         query = "?" + urlencode({"next": next_url}) if next_url else ""
-        self.get("/federation/franceconnect/start" + query)
+        self.get(f"/federation/{upstream}/start" + query)
         assert self.page.status_code == 302, self.page.text[:300]
         page = self.follow()
         assert "Je choisis une identité de test" in page.text, page.text[:500]
@@ -207,8 +297,8 @@ class Browser:
         self.post(action, {})
         return self.follow()
 
-    def fc_login(self, identity: str, next_url: str | None = None):
-        self.to_franceconnect(next_url)
+    def fc_login(self, identity: str, next_url: str | None = None, upstream: str = "franceconnect"):
+        self.to_franceconnect(next_url, upstream)
         return self.choose(identity)
 
 

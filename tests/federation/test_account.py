@@ -3,6 +3,8 @@ password remains), and the refusals (identity of another account, forged answers
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from idp.auth import session as sso
@@ -16,6 +18,10 @@ from tests.federation.conftest import sign_up
 
 START = "/federation/franceconnect/relier-mon-compte"
 UNLINK = "/mon-compte/franceconnect/delier"
+# An account holding FranceConnect's public test identity (typed differently), and one
+# that states no identity at all (linking fills it in).
+ANGELA = {"given_name": "Angela", "family_name": "Dubois", "birthdate": dt.date(1962, 8, 24)}
+BLANK = {"given_name": None, "family_name": None}
 
 
 def logged_in(platform, **kw):
@@ -54,7 +60,7 @@ def link_from_mon_compte(browser, identity: str):
 
 
 def test_linking_from_mon_compte_links_the_logged_in_account(fc):
-    browser, person = logged_in(fc)
+    browser, person = logged_in(fc, **ANGELA)
     page = browser.page
     assert 'id="franceconnect"' in page.text
     assert "Relier mon compte à FranceConnect" in page.text
@@ -69,8 +75,10 @@ def test_linking_from_mon_compte_links_the_logged_in_account(fc):
     assert "Relier mon compte à FranceConnect" not in page.text
     assert identities(fc) == [(person.id, "franceconnect")]
     with fc.idp.app_context():
+        [row] = db.session.scalars(select(FederatedIdentity)).all()
+        assert row.upstream == "franceconnect"
         account = db.session.get(Account, person.id)
-        # The certified identity replaced what was typed; the email stays.
+        # The certified identity refreshed what was typed (same person); the email stays.
         assert (account.given_name, account.family_name) == ("Angela Claire Louise", "DUBOIS")
         assert account.email == person.email
     assert [e.account_id for e in events(fc, "federation.linked")] == [person.id]
@@ -98,6 +106,40 @@ def test_an_identity_linked_to_another_account_is_not_linked_again(fc):
         assert db.session.get(Account, person.id).given_name == "Marie"
     assert [e.account_id for e in events(fc, "federation.link_conflict")] == [person.id]
     assert events(fc, "federation.linked") == []
+
+
+def test_another_identity_is_never_linked_from_mon_compte(fc):
+    """Marie CURIE's account, Angela DUBOIS at FranceConnect (a relative's FranceConnect on a
+    shared computer): refused with the differences shown, the account left as it was."""
+    browser, person = logged_in(fc)
+    page = link_from_mon_compte(browser, "angela")
+    assert page.status_code == 409
+    assert "Votre compte n'a pas été relié" in page.text
+    assert 'data-reason="link_mismatch"' in page.text
+    assert 'data-field="family_name"' in page.text and 'data-field="given_name"' in page.text
+    assert 'data-field="birthdate"' not in page.text  # the account states none
+    assert "CURIE" in page.text and "DUBOIS" in page.text
+    assert "corrigez-les dans Mon compte" in page.text
+    assert identities(fc) == []
+    with fc.idp.app_context():
+        account = db.session.get(Account, person.id)
+        assert (account.given_name, account.family_name) == ("Marie", "CURIE")
+        assert account.birthdate is None
+    [event] = events(fc, "federation.link_mismatch")
+    assert event.account_id == person.id
+    assert event.details["fields"] == ["family_name", "given_name"]
+    assert events(fc, "federation.linked") == []
+    page = browser.get("/mon-compte")
+    assert "Relier mon compte à FranceConnect" in page.text
+
+
+def test_a_different_birthdate_alone_is_a_mismatch(fc):
+    browser, person = logged_in(fc, **{**ANGELA, "birthdate": dt.date(1962, 8, 25)})
+    page = link_from_mon_compte(browser, "angela")
+    assert page.status_code == 409 and 'data-field="birthdate"' in page.text
+    assert "24/08/1962" in page.text and "25/08/1962" in page.text
+    assert 'data-field="family_name"' not in page.text
+    assert identities(fc) == []
 
 
 def test_a_forged_answer_while_linking_changes_nothing(fc):
@@ -142,7 +184,7 @@ def test_linking_needs_a_session_and_the_csrf_token(fc):
 
 
 def test_unlinking_with_a_password(fc):
-    browser, person = logged_in(fc)
+    browser, person = logged_in(fc, **BLANK)
     link_from_mon_compte(browser, "sofia")
     page = browser.submit(UNLINK, {})
     assert page.status_code == 302 and page.headers["Location"].endswith("#franceconnect")
@@ -173,7 +215,7 @@ def test_unlinking_is_refused_without_a_password(fc):
 
 
 def test_unlinking_needs_the_csrf_token(fc):
-    browser, _ = logged_in(fc)
+    browser, _ = logged_in(fc, **BLANK)
     link_from_mon_compte(browser, "camille")
     assert browser.client.post(UNLINK, data={}).status_code == 400
     assert len(identities(fc)) == 1

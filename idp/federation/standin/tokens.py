@@ -14,8 +14,10 @@ from flask import jsonify
 from flask import redirect
 from flask import request
 
+from idp.federation.standin import PRESETS
 from idp.federation.standin import jose
 from idp.federation.standin.identities import BY_KEY
+from idp.federation.standin.identities import professional_claims
 from idp.federation.standin.views import bp
 from idp.federation.standin.views import claims_for
 from idp.federation.standin.views import current_state
@@ -145,6 +147,15 @@ def userinfo():
         "exp": now + s.token_lifetime,
         **claims_for(grant["scopes"], identity.claims),
     }
+    if PRESETS[s.preset].get("userinfo_json"):
+        # Pro Santé Connect answers plain JSON (Keycloak's default): no birth data, the
+        # national identifier in SubjectNameID.
+        return jsonify(
+            {
+                "sub": sub,
+                **professional_claims(identity, claims_for(grant["scopes"], identity.claims)),
+            }
+        )
     try:
         body = jose.seal(s, client, claims)
     except jose.ClientKeyError as exc:

@@ -32,6 +32,8 @@ ALIASES = {
     "birth": ("birthplace", "birthcountry"),
     "identite_pivot": ("given_name", "family_name", "birthdate", "gender", "birthplace",
                        "birthcountry"),
+    # Pro Santé Connect's single scope.
+    "scope_all": CLAIMS,
 }  # fmt: skip
 MIN_RANDOM = 22  # state and nonce: at least 22 characters
 

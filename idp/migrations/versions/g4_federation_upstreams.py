@@ -19,8 +19,10 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('federated_identity', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('upstream', sa.String(length=32), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('federated_identity', schema=None) as batch_op:
+        batch_op.drop_column('upstream')
