@@ -1,7 +1,7 @@
 """Throughput, latency, CPU and memory of idp served by gunicorn, measured over loopback.
 
     python bench/bench.py [--db sqlite|postgresql|both] [--duration 10] [--concurrency 8]
-                          [--workers 2] [--scale] [--json results.json]
+                          [--workers 2] [--threads 0] [--scale] [--json results.json]
 
 For each database: a fresh database (SQLite file in a temporary directory, or the
 PostgreSQL database of IDP_BENCH_PG_URL, created if missing and emptied), the
@@ -385,10 +385,18 @@ def free_port() -> int:
 class Server:
     """gunicorn serving wsgi:app on 127.0.0.1, and its processes' CPU and memory."""
 
-    def __init__(self, setup: Setup, workers: int, workdir: Path, token_format: str | None):
+    def __init__(
+        self,
+        setup: Setup,
+        workers: int,
+        workdir: Path,
+        token_format: str | None,
+        threads: int = 0,
+    ):
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
         self.workers = workers
+        self.threads = threads
         self.log_path = workdir / "gunicorn.log"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
@@ -406,7 +414,11 @@ class Server:
     def start(self) -> None:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
-        command += ["-w", str(self.workers), "-b", f"{HOST}:{self.port}", "wsgi:app"]
+        command += ["-w", str(self.workers), "-b", f"{HOST}:{self.port}"]
+        if self.threads:
+            # gthread workers keep connections alive (sync workers close each one).
+            command += ["-k", "gthread", "--threads", str(self.threads)]
+        command.append("wsgi:app")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -798,7 +810,8 @@ def report(result: dict[str, Any]) -> None:
     print()
     print(f"== idp bench: {result['db']} ==")
     print(
-        f"gunicorn -w {result['workers']} (sync), {result['concurrency']} client threads, "
+        f"gunicorn -w {result['workers']} ({result.get('worker_class', 'sync')}), "
+        f"{result['concurrency']} client threads, "
         f"{result['duration']:g} s per phase, access tokens "
         f"{result['access_token_format']}, {result['cpus']} CPUs, "
         f"load average before {result['loadavg_before']}"
@@ -902,12 +915,13 @@ def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         setup = create_fixtures(url, workdir)
         # The 1,000-account baseline (the bench account is one of them).
         bulk_seed(setup, range(1, BASELINE_ACCOUNTS), range(0, BASELINE_TOKENS))
-        server = Server(setup, args.workers, workdir, args.access_token_format)
+        server = Server(setup, args.workers, workdir, args.access_token_format, args.threads)
         server.start()
         idle_memory = server.memory_mb()
         result: dict[str, Any] = {
             "db": kind,
             "workers": args.workers,
+            "worker_class": f"gthread, {args.threads} threads" if args.threads else "sync",
             "concurrency": args.concurrency,
             "duration": args.duration,
             "cpus": os.cpu_count(),
@@ -982,6 +996,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="gthread worker threads (0: sync workers)"
+    )
     parser.add_argument("--scale", action="store_true", help="also measure with 1M accounts")
     parser.add_argument(
         "--scale-accounts", type=int, default=SCALE_ACCOUNTS, help=argparse.SUPPRESS
@@ -997,6 +1014,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.concurrency <= 64 or not 0 < args.duration <= 600:
         parser.error("concurrency must be 1..64 and duration 0..600 s")
+    if not 0 <= args.threads <= 16:
+        parser.error("threads must be 0..16")
     if args.scale_accounts <= BASELINE_ACCOUNTS or args.scale_tokens <= BASELINE_TOKENS:
         parser.error("the scale sizes must exceed the baseline")
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

@@ -1,0 +1,213 @@
+"""Server CPU per request, measured in-process (Flask test client), and where it goes.
+
+    python bench/cpu.py [--db sqlite|postgresql] [--rounds 300] [--profile refresh|cc|login]
+
+Unlike bench/bench.py this starts no server: it builds the app as gunicorn would (same
+settings, same fixtures), drives it with Flask's test client and measures
+`time.process_time()` per operation, which depends far less on the rest of a shared
+machine's load than throughput does (still ±25 %: alternate A/B runs). `--profile` prints the top of a cProfile of one kind of operation. Tables come
+from the models (create_all), not the migrations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import hashlib
+import os
+import pstats
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bench  # noqa: E402
+
+
+def _create_all(revision: str = "heads") -> None:
+    # The models as they are now (the shared checkout's migrations may lag behind them).
+    from idp.extensions import db
+
+    db.create_all()
+
+
+def build(kind: str, workdir: Path):
+    import flask_migrate
+
+    flask_migrate.upgrade = _create_all
+    url = bench.prepare_database(kind, workdir)
+    setup = bench.create_fixtures(url, workdir)
+    from idp import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": setup.url,
+            "KEYS_DIR": setup.keys_dir,
+            "SECRET_KEY": setup.secret_key,
+            "ISSUER": f"http://{bench.HOST}",
+            "LOGIN_RATE_LIMIT": "100000000 per minute",
+            "LOGIN_ACCOUNT_RATE_LIMIT": "100000000 per minute",
+            **bench._argon2_settings(),
+        }
+    )
+    return app, setup
+
+
+class ServerClock:
+    """WSGI middleware adding up the process CPU time spent inside the app."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+        self.seconds = 0.0
+
+    def __call__(self, environ, start_response):
+        started = time.process_time()
+        try:
+            iterable = self.wsgi_app(environ, start_response)
+            try:
+                body = b"".join(iterable)
+            finally:
+                if hasattr(iterable, "close"):
+                    iterable.close()
+        finally:
+            self.seconds += time.process_time() - started
+        return [body]
+
+
+def _basic(setup) -> dict[str, str]:
+    raw = f"{setup.client_id}:{setup.client_secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def login(client, setup) -> dict:
+    verifier = secrets.token_urlsafe(48)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": setup.client_id,
+            "redirect_uri": bench.REDIRECT_URI,
+            "scope": bench.SCOPE,
+            "state": "st",
+            "nonce": "nn",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    client._cookies.clear()
+    first = client.get(f"/authorize?{query}")
+    assert first.status_code == 302, first.status_code
+    page = client.get(first.headers["Location"])
+    csrf = bench.CSRF_RE.search(page.get_data(as_text=True)).group(1)
+    posted = client.post(
+        first.headers["Location"],
+        data={"identifier": bench.EMAIL, "password": bench.PASSWORD, "csrf_token": csrf},
+    )
+    assert posted.status_code == 302, posted.get_data(as_text=True)[:300]
+    again = client.get(posted.headers["Location"])
+    assert again.status_code == 302
+    code = parse_qs(urlsplit(again.headers["Location"]).query)["code"][0]
+    response = client.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": bench.REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        headers=_basic(setup),
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--profile", choices=["refresh", "cc", "login"])
+    parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--callees", nargs="*", help="pstats patterns whose callees to print")
+    args = parser.parse_args(argv)
+    os.environ.pop("IDP_DATABASE_URL", None)
+    with tempfile.TemporaryDirectory(prefix="idp-cpu-") as tmp:
+        app, setup = build(args.db, Path(tmp))
+        clock = ServerClock(app.wsgi_app)
+        app.wsgi_app = clock
+        client = app.test_client()
+        headers = _basic(setup)
+        state = {"rt": login(client, setup)["refresh_token"]}
+
+        def refresh():
+            r = client.post(
+                "/token",
+                data={"grant_type": "refresh_token", "refresh_token": state["rt"]},
+                headers=headers,
+            )
+            assert r.status_code == 200, r.get_data(as_text=True)
+            state["rt"] = r.get_json()["refresh_token"]
+
+        def cc():
+            r = client.post("/token", data={"grant_type": "client_credentials"}, headers=headers)
+            assert r.status_code == 200, r.get_data(as_text=True)
+
+        def one_login():
+            login(client, setup)
+
+        ops = {"refresh": (refresh, args.rounds), "cc": (cc, args.rounds)}
+        ops["login"] = (one_login, max(10, args.rounds // 10))
+        from argon2 import PasswordHasher
+
+        ph = PasswordHasher()
+        argon = []
+        for _ in range(20):
+            t = time.process_time()
+            ph.verify(setup.password_hash, bench.PASSWORD)
+            argon.append(time.process_time() - t)
+        argon_ms = statistics.median(argon) * 1000
+        for name, (fn, rounds) in ops.items():
+            if args.profile and name != args.profile:
+                continue
+            for _ in range(min(20, rounds)):
+                fn()  # warm-up
+            if args.profile:
+                prof = cProfile.Profile()
+                prof.enable()
+            samples, inside = [], []
+            for _ in range(rounds):
+                t, s0 = time.process_time(), clock.seconds
+                fn()
+                samples.append(time.process_time() - t)
+                inside.append(clock.seconds - s0)
+            if args.profile:
+                prof.disable()
+                stats = pstats.Stats(prof)
+                stats.sort_stats("cumulative").print_stats(args.top)
+                stats.sort_stats("tottime").print_stats(args.top)
+                for pattern in args.callees or []:
+                    stats.sort_stats("cumulative").print_callees(pattern)
+            mean = statistics.fmean(samples) * 1000
+            server = statistics.fmean(inside) * 1000
+            med = statistics.median(inside) * 1000
+            extra = f"  = {100 * server / argon_ms:.0f} % of argon2" if name == "login" else ""
+            print(
+                f"{name:8s} server CPU/op mean {server:6.2f} ms  median {med:6.2f} ms  "
+                f"(with test client {mean:6.2f} ms)  n={rounds}{extra}"
+            )
+        print(f"argon2id verify CPU median {argon_ms:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
