@@ -51,10 +51,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if settings["DATABASE_URL"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
 
+    from idp import admin
+    from idp import api
     from idp import errors_views
     from idp import federation
     from idp import notify
     from idp.cli import register_cli
+    from idp.extensions import SessionInterface
     from idp.extensions import babel
     from idp.extensions import csrf
     from idp.extensions import db
@@ -68,21 +71,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    app.session_interface = SessionInterface()
     app.extensions["idp_keys"] = KeyStore(settings["KEYS_DIR"], settings["KEY_RETENTION_DAYS"])
     app.extensions["idp_oauth"] = build_server(app)
 
     from idp.account import bp as account_bp
     from idp.auth import bp as auth_bp
     from idp.enrolment import bp as enrolment_bp
+    from idp.mfa import bp as mfa_bp
     from idp.oidc import bp as oidc_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(enrolment_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(mfa_bp)
     errors_views.init_app(app)
     notify.init_app(app)
     federation.init_app(app)
+    admin.init_app(app)
+    api.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     zone = ZoneInfo(settings["DISPLAY_TIMEZONE"])
     app.jinja_env.filters["local_time"] = lambda moment: moment.astimezone(zone).strftime(

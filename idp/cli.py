@@ -95,6 +95,7 @@ def _client_or_fail(client_id: str):
 @click.option("--backchannel-logout-uri", default=None)
 @click.option("--client-id", default=None, help="Fixed client_id (default: random).")
 @click.option("--journey", default=None, help="Sign-up journey (citoyen, ars-interne…).")
+@click.option("--min-acr", default=None, help="Minimum acr (eidas2 forces a second factor).")
 @click.option("--json", "as_json", is_flag=True, help="Print client_id and client_secret as JSON.")
 def clients_create(
     name,
@@ -108,6 +109,7 @@ def clients_create(
     backchannel_logout_uri,
     client_id,
     journey,
+    min_acr,
     as_json,
 ) -> None:
     """Register a portal; its secret is printed once."""
@@ -127,6 +129,7 @@ def clients_create(
             backchannel_logout_uri=backchannel_logout_uri,
             client_id=client_id,
             journey=journey,
+            min_acr=min_acr,
         )
     except InvalidClientMetadata as exc:
         _fail(str(exc))
@@ -173,6 +176,7 @@ def clients_show(client_id: str) -> None:
 @click.option("--grant", "grants", multiple=True)
 @click.option("--backchannel-logout-uri", default=None)
 @click.option("--journey", default=None, help='Sign-up journey; "" removes it.')
+@click.option("--min-acr", default=None, help='Minimum acr (eidas2: 2 factors); "" removes it.')
 @click.option("--disable/--enable", "disabled", default=None)
 def clients_update(
     client_id,
@@ -185,6 +189,7 @@ def clients_update(
     grants,
     backchannel_logout_uri,
     journey,
+    min_acr,
     disabled,
 ) -> None:
     """Change a portal's registration (given options replace the stored values)."""
@@ -205,6 +210,8 @@ def clients_update(
         changes["backchannel_logout_uri"] = backchannel_logout_uri
     if journey is not None:
         changes["journey"] = journey
+    if min_acr is not None:
+        changes["min_acr"] = min_acr
     try:
         update_client(
             _client_or_fail(client_id), **{k: v for k, v in changes.items() if v is not None}
@@ -317,10 +324,58 @@ def users_disable(identifier: str, reason: str) -> None:
     click.echo(f"{account.email} désactivé")
 
 
+@users.command("unlock")
+@click.argument("identifier")
+def users_unlock(identifier: str) -> None:
+    """Lift a login lock (too many wrong passwords) of an account, by email or username."""
+    from idp.auth.lockout import unlock
+    from idp.auth.services import find_account
+
+    account = find_account(identifier)
+    if account is None:
+        _fail(f"Compte inconnu : {identifier}")
+    was_locked = unlock(account, reason="operator")
+    db.session.commit()
+    click.echo(f"{account.email} débloqué" if was_locked else f"{account.email} n'était pas bloqué")
+
+
+@users.command("grant-role")
+@click.argument("identifier")
+@click.argument("role", type=click.Choice(["admin", "helpdesk"]))
+def users_grant_role(identifier: str, role: str) -> None:
+    """Give an account (email or username) a console role: admin or helpdesk."""
+    from idp.admin.services import grant_role
+    from idp.auth.services import find_account
+
+    account = find_account(identifier)
+    if account is None:
+        _fail(f"Compte inconnu : {identifier}")
+    changed = grant_role(account, role)
+    db.session.commit()
+    click.echo(f"{account.email} : rôle {role} {'accordé' if changed else 'déjà détenu'}")
+
+
+@users.command("revoke-role")
+@click.argument("identifier")
+@click.argument("role", type=click.Choice(["admin", "helpdesk"]))
+def users_revoke_role(identifier: str, role: str) -> None:
+    """Take a console role back from an account (email or username)."""
+    from idp.admin.services import revoke_role
+    from idp.auth.services import find_account
+
+    account = find_account(identifier)
+    if account is None:
+        _fail(f"Compte inconnu : {identifier}")
+    changed = revoke_role(account, role)
+    db.session.commit()
+    click.echo(f"{account.email} : rôle {role} {'retiré' if changed else 'non détenu'}")
+
+
 @click.command("purge")
 @with_appcontext
 def purge_command() -> None:
-    """Delete expired codes, tokens, sessions, never-activated accounts (21 days)."""
+    """Delete expired codes, tokens, sessions, never-activated accounts (21 days); erase
+    accounts whose deletion grace period is over."""
     from idp.enrolment.services import purge_pending
     from idp.notify import purge_sent
     from idp.purge import purge

@@ -62,6 +62,19 @@ class Defaults:
     LOGIN_RATE_LIMIT = "30 per minute"
     # Login attempts allowed per typed identifier, whatever the IP (slows password guessing).
     LOGIN_ACCOUNT_RATE_LIMIT = "10 per 15 minutes"
+    # Login failures per typed identifier after which each new try waits 1, 2, 4 … seconds.
+    LOGIN_DELAY_AFTER = 5
+    # Longest wait, in seconds, between two tries of one identifier once delays apply.
+    LOGIN_DELAY_MAX = 300
+    # Failures of one identifier within LOGIN_LOCK_WINDOW seconds that lock it.
+    LOGIN_LOCK_THRESHOLD = 10
+    LOGIN_LOCK_WINDOW = 900
+    # Seconds a locked identifier stays locked (a password reset unlocks it sooner).
+    LOGIN_LOCK_DURATION = 1800
+    # Days between "Supprimer mon compte" and the erasure of the personal data.
+    ACCOUNT_DELETION_GRACE_DAYS = 30
+    # Hours an email change confirmation link stays valid.
+    EMAIL_CHANGE_LINK_HOURS = 24
     # Back-channel logout: seconds before a POST to a portal gives up, and attempts.
     BACKCHANNEL_TIMEOUT = 5
     BACKCHANNEL_MAX_ATTEMPTS = 5
@@ -82,6 +95,13 @@ class Defaults:
     FRANCECONNECT_SCOPES = ""
     # acr_values sent upstream, also the minimum accepted back; empty means the preset's.
     FRANCECONNECT_ACR = ""
+    # Portals the default upstream is offered on: journeys and client ids, space-separated;
+    # both empty: every portal no other upstream names.
+    FRANCECONNECT_JOURNEYS = ""
+    FRANCECONNECT_CLIENTS = ""
+    # More upstream providers (list of dicts, or JSON in IDP_UPSTREAMS): name, preset, issuer,
+    # client_id, client_secret, scopes, acr, journeys, clients, token_auth (idp/federation/).
+    UPSTREAMS: list = []  # noqa: RUF012 (a default, copied by load_config)
     # Seconds before a call to an upstream provider (discovery, JWKS, token, userinfo) gives up.
     FEDERATION_TIMEOUT = 5
     # Seconds an upstream discovery document and JWKS stay cached.

@@ -15,10 +15,16 @@ from werkzeug.exceptions import InternalServerError
 from idp.errors import NoSigningKey
 
 log = logging.getLogger(__name__)
+# The admin API answers its own JSON errors, routing ones (404, 405) included.
+API_PATH = "/api/"
 JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known", "/jwks.json")
 
 
 def _render(code: int, kind: str):
+    if request.path.startswith(API_PATH):
+        from idp.api.errors import for_status
+
+        return for_status(code)
     if request.path.startswith(JSON_PATHS):
         error = "invalid_request" if code < 500 else "server_error"
         if code == 429:
@@ -34,6 +40,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if request.path.startswith(API_PATH):
+            from idp.api.errors import from_http_exception
+
+            return from_http_exception(exc)
         return _render(exc.code or 500, "http")
 
     @app.errorhandler(NoSigningKey)

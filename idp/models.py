@@ -98,6 +98,9 @@ class Account(Base):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     locality: Mapped[str | None] = mapped_column(String(150))
     country: Mapped[str | None] = mapped_column(String(2))
+    # "Supprimer mon compte": status "deleting" until then, when `idp purge` erases the
+    # personal data (status "deleted"; the row and its sub stay so the audit keeps its meaning).
+    deletion_scheduled_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -175,3 +175,18 @@ def test_purge_removes_expired_rows_only(app, client, runner, factories):
         return client.post("/token", data=data, auth=flow.auth()).status_code
 
     assert (refresh(expired), refresh(live)) == (400, 200)
+
+
+def test_generated_client_ids_are_safe_on_a_command_line(app, runner):
+    # A client_id starting with "-" could not be passed to `idp clients show`.
+    for _ in range(100):
+        result = create(runner, "--redirect-uri", "https://ameli.example/cb", "--json")
+        client_id = json.loads(result.output)["client_id"]
+        assert client_id[0].isalnum(), client_id
+        assert runner.invoke(args=["clients", "show", client_id]).exit_code == 0
+
+
+def test_clients_create_refuses_malformed_uris(runner):
+    for uri in ("https://[::1", "https://a.example:port/cb"):
+        result = create(runner, "--redirect-uri", uri)
+        assert result.exit_code != 0 and "mal formée" in result.output, (uri, result.output)

@@ -54,6 +54,18 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def step_up_if_needed(current: Any) -> Any:
+    """A redirect to the second factor when the account has one and this session did not use it.
+
+    The email address and the mobile number receive second-factor codes: changing them with
+    the password alone would let a stolen password reach eidas2."""
+    from idp.mfa import services as mfa
+
+    if mfa.session_has_second_factor(current) or not mfa.methods_of(current.account):
+        return None
+    return redirect(url_for("mfa.step_up", next=request.path))
+
+
 def _back(anchor: str) -> Any:
     return redirect(url_for(".overview") + "#" + anchor)
 
@@ -62,15 +74,16 @@ def _back(anchor: str) -> Any:
 @login_required
 def overview() -> Any:
     """Mon compte: every section on one page."""
-    from idp.federation import upstream
-    from idp.federation.services import can_unlink
+    from idp.federation.mon_compte import account_upstreams
     from idp.federation.services import certified_fields
     from idp.federation.services import linked_identity
+    from idp.mfa.manage import overview_context as mfa_overview  # the mfa package imports this one
 
     current = g.account_session
     account = current.account
     prefs = services.preferences(account.id)
     prefs_form = PreferencesForm(data={p.kind: p.granted for p in prefs})
+    fc_upstreams = account_upstreams(account)
     return render_template(
         "account/overview.html",
         current=current,
@@ -85,8 +98,9 @@ def overview() -> Any:
         events=services.recent_events(account.id),
         form=ConfirmForm(),
         fc_identity=linked_identity(account.id),
-        fc_available=upstream() is not None,
-        fc_can_unlink=can_unlink(account),
+        fc_available=bool(fc_upstreams),
+        fc_upstreams=fc_upstreams,
+        **mfa_overview(account.id),
     )
 
 
@@ -113,6 +127,9 @@ def change_password() -> Any:
             error = _("Le mot de passe actuel est incorrect.")
             db.session.commit()  # the refusal is audited
         else:
+            from idp.mfa.devices import forget_all_devices
+
+            forget_all_devices(account.id, origin, reason="password_changed")
             if account.email:
                 notify.send_mail(
                     "account_password_changed",
@@ -223,31 +240,42 @@ def export_data() -> Any:
     return response
 
 
-@bp.post("/franceconnect/delier")
+@bp.post("/<upstream>/delier")
 @login_required
-def unlink_franceconnect() -> Any:
-    """Unlink FranceConnect, only when the account can still log in another way."""
+def unlink_franceconnect(upstream: str) -> Any:
+    """Unlink one upstream (FranceConnect, Pro Santé Connect…), only when the account can
+    still log in another way."""
     from idp.federation import services as federation
+    from idp.federation.mon_compte import account_upstreams
+    from idp.federation.mon_compte import issuers
 
     current = g.account_session
     if not ConfirmForm().validate_on_submit():
         abort(400)
     account = current.account
+    row = next((r for r in account_upstreams(account) if r.name == upstream), None)
+    if row is None:
+        abort(404)
     origin = audit.origin_of(request)
-    if not federation.can_unlink(account):
+    if row.identity is not None and not row.can_unlink:
         audit.record(
-            "federation.unlink_refused", account_id=account.id, origin=origin, reason="no_password"
+            "federation.unlink_refused",
+            account_id=account.id,
+            origin=origin,
+            reason="no_password",
+            upstream=upstream,
         )
         db.session.commit()
         flash(
             _(
-                "FranceConnect n'a pas été délié : c'est le seul moyen de vous connecter à "
-                "votre compte, qui n'a pas de mot de passe."
+                "%(brand)s n'a pas été délié : c'est le seul moyen de vous connecter à "
+                "votre compte, qui n'a pas de mot de passe.",
+                brand=row.brand,
             ),
             FLASH_REFUSED,
         )
         return _back("franceconnect")
-    if federation.unlink(account, origin):
+    if federation.unlink(account, origin, upstream, issuers()):
         db.session.commit()
-        flash(_("FranceConnect n'est plus relié à votre compte."), FLASH)
+        flash(_("%(brand)s n'est plus relié à votre compte.", brand=row.brand), FLASH)
     return _back("franceconnect")

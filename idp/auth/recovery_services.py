@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy import update
 
+from idp.auth import lockout
 from idp.auth import services
 from idp.auth import session as sso
 from idp.extensions import db
@@ -198,6 +199,12 @@ def reset_password(account: Account, password: str, method: str, origin: audit.O
         .values(superseded_at=now)
     )
     ended = sso.end_account_sessions(account.id, origin, "password_reset")
+    # Remembered devices no longer skip the second factor (idp.mfa).
+    from idp.mfa.devices import forget_all_devices
+
+    forget_all_devices(account.id, origin, reason="password_reset")
+    # Whoever could choose a new password owns the account: a lock has no more purpose.
+    lockout.unlock(account, origin=origin, reason="password_reset")
     audit.record(
         "password_reset.completed",
         account_id=account.id,

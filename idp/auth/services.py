@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from idp.auth import lockout
 from idp.errors import AccountUnavailable
 from idp.errors import InvalidCredentials
 from idp.extensions import db
@@ -58,9 +59,18 @@ def authenticate(
 ) -> Account:
     """Return the account, or raise one generic error whatever failed.
 
-    A missing account still costs one argon2 verification (timing says nothing).
+    A missing account still costs one argon2 verification (timing says nothing). Too many
+    failures for what was typed raise `lockout.Throttled` before the password is checked;
+    the failure that locks a real account is reported in `InvalidCredentials.locked`.
     """
     account = find_account(identifier, kind)
+    try:
+        lockout.check(identifier, account, origin)
+    except lockout.Throttled:
+        audit.record(
+            "login.throttled", account_id=account.id if account else None, origin=origin
+        )
+        raise
     ok, new_hash = verify_password(account.password_hash if account else None, password)
     if account is None or not ok:
         audit.record(
@@ -69,10 +79,11 @@ def authenticate(
             origin=origin,
             reason="bad_password" if account else "unknown_identifier",
         )
-        raise InvalidCredentials()
+        raise InvalidCredentials(locked=lockout.record_failure(identifier, account, origin))
+    lockout.record_success(identifier, account)
     if not account.is_active:
         audit.record("login.refused", account_id=account.id, origin=origin, status=account.status)
-        raise AccountUnavailable(account.status)
+        raise AccountUnavailable(account.status, account=account)
     if new_hash:
         account.password_hash = new_hash
         audit.record("password.rehashed", account_id=account.id, origin=origin)

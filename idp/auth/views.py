@@ -14,7 +14,10 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from idp import federation
+from idp import notify
 from idp.auth import bp
+from idp.auth import lockout
+from idp.auth import lockout_mail
 from idp.auth import services
 from idp.auth import session as sso
 from idp.auth.forms import ConfirmForm
@@ -76,9 +79,23 @@ def login() -> Any:
             account = services.authenticate(
                 form.identifier.data, form.password.data, origin, login_kind
             )
-        except InvalidCredentials:
+        except lockout.Throttled:
+            db.session.commit()  # the refusal is audited
+            return _throttled_page(form, portal, journey_name, login_kind, next_url)
+        except InvalidCredentials as exc:
             error = _("Identifiant ou mot de passe incorrect.")
+            if exc.locked is not None:
+                lockout_mail.send_locked_mail(exc.locked)
+                db.session.commit()
+                notify.dispatch_after_commit()
         except AccountUnavailable as exc:
+            if str(exc) == "deleting" and exc.account is not None:
+                # The password was right: the only thing offered is to cancel the deletion.
+                from idp.account import deletion_views  # the account package imports this one
+
+                response = deletion_views.offer_cancel(exc.account, next_url)
+                db.session.commit()
+                return response
             # The password was right: telling the owner why is not enumeration.
             error = (
                 _("Votre compte n'est pas encore activé : suivez le lien reçu par courriel.")
@@ -86,6 +103,12 @@ def login() -> Any:
                 else _("Votre compte est suspendu. Contactez l'assistance du service.")
             )
         else:
+            from idp.mfa import views as mfa  # the mfa package imports this one
+
+            # A second factor due: no SSO session yet, the factor page opens it.
+            if (second_factor := mfa.after_password(account, next_url, origin)) is not None:
+                db.session.commit()
+                return second_factor
             secret = sso.open_session(account, ["pwd"], "eidas1", origin)[1]
             db.session.commit()
             response = redirect(next_url or url_for("auth.home"))
@@ -101,8 +124,27 @@ def login() -> Any:
         signup_url=signup_url,
         signup_journey=journey_name,
         login_kind=login_kind,
-        **federation.login_context(next_url),
+        **federation.login_context(next_url, journey_name),
     )
+
+
+def _throttled_page(form, portal, journey_name: str, login_kind: str, next_url) -> Any:
+    """The same refusal, message and status for every identifier, known or not."""
+    form.password.data = ""
+    page = render_template(
+        "auth/login.html",
+        form=form,
+        error=_(
+            "Trop de tentatives de connexion. Patientez quelques instants avant de réessayer, "
+            "ou choisissez un nouveau mot de passe avec « Mot de passe oublié ? »."
+        ),
+        portal=portal,
+        signup_url=url_for("enrolment.start", journey=journey_name, next=next_url),
+        signup_journey=journey_name,
+        login_kind=login_kind,
+        **federation.login_context(next_url, journey_name),
+    )
+    return page, 429
 
 
 @bp.get("/")

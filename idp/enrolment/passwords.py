@@ -12,9 +12,16 @@ from idp.security.password_policy import PersonalInfo
 from idp.security.password_policy import PolicyValidator
 
 
-def policy_for(journey_name: str | None) -> PasswordPolicy:
+def policy_for(journey_name: str | None, client_id: str | None = None) -> PasswordPolicy:
+    """The portal's own policy when its registration names one, else the journey's."""
     from idp.enrolment.engine import get_journey
 
+    if client_id:
+        from idp.oidc.clients import get_client
+
+        client = get_client(client_id)
+        if client is not None and client.password_policy in POLICIES:
+            return POLICIES[client.password_policy]
     journey = get_journey(journey_name)
     return POLICIES[journey.policy] if journey else POLICIES["default"]
 
@@ -43,7 +50,9 @@ def policy_validator() -> PolicyValidator:
 
     def policy(form: Any) -> PasswordPolicy:
         enrolment = getattr(form, "enrolment", None)
-        return policy_for(enrolment.journey if enrolment is not None else None)
+        if enrolment is None:
+            return policy_for(None)
+        return policy_for(enrolment.journey, getattr(enrolment, "client_id", None))
 
     def personal(form: Any) -> PersonalInfo:
         info = personal_info(getattr(form, "enrolment", None))

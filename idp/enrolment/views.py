@@ -99,7 +99,7 @@ def _page(template: str, journey: Journey, enrolment: Enrolment | None, **contex
             context["stepper"] = {"n": n + 1, "total": len(visible), "next": following}
     if journey.offers_franceconnect:
         context = {
-            **federation.login_context(enrolment.return_to if enrolment else None),
+            **federation.login_context(enrolment.return_to if enrolment else None, journey.name),
             **context,
         }
     return render_template(
@@ -107,7 +107,7 @@ def _page(template: str, journey: Journey, enrolment: Enrolment | None, **contex
         journey=journey,
         enrolment=enrolment,
         portal_name=_portal_name(enrolment),
-        policy=policy_for(journey.name),
+        policy=policy_for(journey.name, enrolment.client_id if enrolment else None),
         personal_inputs=[*personal.names, *personal.identifiers],
         **context,
     )
@@ -143,6 +143,7 @@ def start(journey: str) -> Response:
 
 
 @bp.route("/inscription/<journey>/<step>", methods=["GET", "POST"])
+@limiter.limit("60 per 15 minutes", methods=["POST"])  # steps check uniqueness and send mail
 def step(journey: str, step: str) -> Any:
     """One step of the wizard; the data is kept server-side between steps."""
     j = _journey(journey)

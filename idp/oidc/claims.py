@@ -37,6 +37,10 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "address": ("address",),
     "mes": ("mes_status", "mes_managed"),
 }
+# Identifiers a portal may receive as claims of the same name, if its registration lists
+# them (Client.identifier_claims, set in the admin console). A NIR is stored only as a keyed
+# hash, so `nir` is never released in clear, even when allowed.
+IDENTIFIER_CLAIMS = ("nir", "ine", "finess", "siret", "rna")
 # Claims that need a look-up beyond the account row: computed only when released.
 MES_CLAIMS = frozenset(SCOPE_CLAIMS["mes"])
 SUPPORTED_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid"]
@@ -130,4 +134,23 @@ def user_claims(
         available.update(_mes_claims(account, client))
     result: dict[str, Any] = {"sub": subject_for(account, client)}
     result.update({name: available[name] for name in sorted(names) if name in available})
+    if client.identifier_claims and "openid" in granted:
+        result.update(_identifier_claims(account, client.identifier_claims))
     return result
+
+
+def _identifier_claims(account: Account, allowed: list[str]) -> dict[str, str]:
+    """The identifiers this portal is registered to receive, when shown in clear."""
+    from sqlalchemy import select
+
+    from idp.enrolment.models import AccountIdentifier
+    from idp.extensions import db
+
+    rows = db.session.execute(
+        select(AccountIdentifier.kind, AccountIdentifier.display).where(
+            AccountIdentifier.account_id == account.id,
+            AccountIdentifier.kind.in_(allowed),
+            AccountIdentifier.display.is_not(None),
+        )
+    ).all()
+    return {kind: display for kind, display in rows}

@@ -48,12 +48,14 @@ class EndSession(EndSessionEndpoint):
 
 
 def _acr_values() -> list[str]:
-    """eidas1 (password) and the levels the configured FranceConnect platform passes through."""
-    from idp.federation import upstream
+    """eidas1 (password), eidas2 (a second factor, idp.mfa) and the levels the configured
+    upstreams pass through (their union)."""
+    from idp.federation import upstreams
 
-    client = upstream()
-    levels = client.preset.requestable if client is not None else ()
-    return ["eidas1", *[level for level in levels if level != "eidas1"]]
+    levels = ["eidas1", "eidas2"]
+    for client in upstreams().values():
+        levels += [level for level in client.passed_levels() if level not in levels]
+    return levels
 
 
 def metadata() -> dict[str, Any]:

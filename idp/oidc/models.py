@@ -52,7 +52,18 @@ class Client(Base, ClientMixin):
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
     journey: Mapped[str | None] = mapped_column(String(64))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The lowest acr this portal accepts (g1_mfa): "eidas2" forces a second factor.
+    min_acr: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set from the admin console (g3_admin): the portal's logo (recorded for its branding),
+    # identifier claims it may receive (claims.IDENTIFIER_CLAIMS), its own password policy
+    # (else the journey's), token lifetimes in seconds (None: the server's default).
+    logo_uri: Mapped[str | None] = mapped_column(String(500))
+    identifier_claims: Mapped[list[str]] = mapped_column(default=list)
+    password_policy: Mapped[str | None] = mapped_column(String(32))
+    access_token_lifetime: Mapped[int | None]
+    refresh_token_lifetime: Mapped[int | None]
+    id_token_lifetime: Mapped[int | None]
 
     @property
     def is_public(self) -> bool:

@@ -7,6 +7,7 @@ The server is built per app and kept in app.extensions["idp_oauth"].
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from typing import Any
 
@@ -25,9 +26,16 @@ from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 from flask import Flask
 from flask import current_app
+from flask import g
+from flask import has_request_context
 from joserfc import jwt
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import DetachedInstanceError
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from idp.extensions import db
 from idp.models import Account
@@ -42,14 +50,59 @@ from idp.security import audit
 from idp.security import tokens
 
 
+class _Statements:
+    """Statements built once (at first use, once every model is mapped): building and
+    hashing a statement costs about as much as running it."""
+
+    def __init__(self) -> None:
+        self.client_by_id = select(Client).where(Client.client_id == bindparam("client_id"))
+        self.refresh_token = (
+            select(Token)
+            .where(Token.refresh_token_hash == bindparam("digest"))
+            # The grant has the client already (request.client): no join on oauth_client.
+            .options(lazyload(Token.client))
+        )
+        self.access_token = select(Token).where(Token.access_token_hash == bindparam("digest"))
+        self.code = select(AuthorizationCode).where(
+            AuthorizationCode.code_hash == bindparam("digest")
+        )
+        self.session_by_sid = select(BrowserSession).where(BrowserSession.sid == bindparam("sid"))
+        table = Token.__table__
+        self.token_insert = table.insert()
+        self.rotate = update(table).where(table.c.id == bindparam("token_id"))
+
+
+@functools.cache
+def _stmt() -> _Statements:
+    return _Statements()
+
+
 def keystore():
     return current_app.extensions["idp_keys"]
 
 
 def query_client(client_id: str) -> Client | None:
+    """The enabled portal with this client_id, looked up once per request.
+
+    A login calls this up to eight times (the login page, the federation buttons,
+    /authorize twice, /token…); the ORM instance is the same each time anyway, so keep it
+    in `g`. `disabled` is read on every call (a commit expires the instance, so a change
+    committed during the request is seen).
+    """
     if not client_id:
         return None
-    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    cache: dict[str, Client] | None = (
+        g.setdefault("idp_clients", {}) if has_request_context() else None
+    )
+    client = cache.get(client_id) if cache is not None else None
+    if client is not None:
+        try:
+            return None if client.disabled else client
+        except (ObjectDeletedError, DetachedInstanceError):
+            cache.pop(client_id, None)  # deleted, or the session was removed: look again
+    client = db.session.scalar(_stmt().client_by_id, {"client_id": client_id})
+    if client is not None and cache is not None:
+        cache[client_id] = client
     return None if client is None or client.disabled else client
 
 
@@ -68,39 +121,50 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     """Store an issued token (hashed) with what it inherits from its code or parent."""
     parent = request.authorization_code or getattr(request, "refresh_token", None)
     now = utcnow()
-    row = Token(
-        client_id=request.client.client_id,
-        account_id=request.user.id if request.user else None,
-        access_token_hash=tokens.sha256(token["access_token"]),
-        refresh_token_hash=tokens.sha256(token["refresh_token"])
-        if token.get("refresh_token")
-        else None,
-        scope=token.get("scope", ""),
-        family_id=parent.family_id if parent else tokens.new_token(16),
-        sid=parent.sid if parent else None,
-        auth_time=parent.auth_time if parent else None,
-        acr=parent.acr if parent else None,
-        amr=list(parent.amr) if parent else [],
-        claims_request=parent.claims_request if parent else None,
-        issued_at=now,
-        access_expires_at=now + dt.timedelta(seconds=token["expires_in"]),
-        refresh_expires_at=now + dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_LIFETIME"])
-        if token.get("refresh_token")
-        else None,
+    client_id = request.client.client_id
+    account_id = request.user.id if request.user else None
+    refresh = token.get("refresh_token")
+    sid = parent.sid if parent else None
+    # One Core INSERT: the ORM unit of work would cost more than the rest of a grant.
+    db.session.connection().execute(
+        _stmt().token_insert,
+        {
+            "client_id": client_id,
+            "account_id": account_id,
+            "access_token_hash": tokens.sha256(token["access_token"]),
+            "refresh_token_hash": tokens.sha256(refresh) if refresh else None,
+            "scope": token.get("scope", ""),
+            "family_id": parent.family_id if parent else tokens.new_token(16),
+            "sid": sid,
+            "auth_time": parent.auth_time if parent else None,
+            "acr": parent.acr if parent else None,
+            "amr": list(parent.amr) if parent else [],
+            "claims_request": parent.claims_request if parent else None,
+            "issued_at": now,
+            "access_expires_at": now + dt.timedelta(seconds=token["expires_in"]),
+            "refresh_expires_at": now
+            + dt.timedelta(
+                seconds=request.client.refresh_token_lifetime
+                or current_app.config["REFRESH_TOKEN_LIFETIME"]
+            )
+            if refresh
+            else None,
+            "revoked_at": None,
+            "rotated_at": None,
+        },
     )
-    db.session.add(row)
     # The portal joined the SSO session when its code was redeemed; refreshes add nothing.
-    if row.sid and request.authorization_code is not None:
-        session_row = db.session.scalar(select(BrowserSession).where(BrowserSession.sid == row.sid))
+    if sid and request.authorization_code is not None:
+        session_row = db.session.scalar(_stmt().session_by_sid, {"sid": sid})
         if (
             session_row is not None
-            and db.session.get(SessionClient, (session_row.id, row.client_id)) is None
+            and db.session.get(SessionClient, (session_row.id, client_id)) is None
         ):
-            db.session.add(SessionClient(session_id=session_row.id, client_id=row.client_id))
+            db.session.add(SessionClient(session_id=session_row.id, client_id=client_id))
     audit.record(
         "token.issued",
-        account_id=row.account_id,
-        client_id=row.client_id,
+        account_id=account_id,
+        client_id=client_id,
         grant=request.payload.grant_type,
     )
 
@@ -145,9 +209,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        row = db.session.scalar(
-            select(AuthorizationCode).where(AuthorizationCode.code_hash == tokens.sha256(code))
-        )
+        row = db.session.scalar(_stmt().code, {"digest": tokens.sha256(code)})
         if row is None or row.client_id != client.client_id:
             return None
         # Mark used atomically: of two concurrent redemptions only one wins.
@@ -179,9 +241,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        row = db.session.scalar(
-            select(Token).where(Token.refresh_token_hash == tokens.sha256(refresh_token))
-        )
+        row = db.session.scalar(_stmt().refresh_token, {"digest": tokens.sha256(refresh_token)})
         if row is None:
             return None
         if row.rotated_at is not None:
@@ -196,7 +256,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return account if account is not None and account.is_active else None
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        refresh_token.rotated_at = utcnow()
+        now = utcnow()
+        db.session.connection().execute(
+            _stmt().rotate, {"token_id": refresh_token.id, "rotated_at": now}
+        )
+        # The row in memory says the same, without a second UPDATE at the flush.
+        set_committed_value(refresh_token, "rotated_at", now)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -216,7 +281,8 @@ class OpenIDCodeExtension(OpenIDCode):
             "iss": current_app.config["ISSUER"],
             "aud": request.client.client_id,
             "iat": now,
-            "exp": now + current_app.config["ID_TOKEN_LIFETIME"],
+            "exp": now
+            + (request.client.id_token_lifetime or current_app.config["ID_TOKEN_LIFETIME"]),
             "auth_time": code.auth_time,
             "amr": list(code.amr),
             "sid": code.sid,
@@ -254,9 +320,7 @@ class IdpUserInfoEndpoint(UserInfoEndpoint):
 
 class TokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Token | None:
-        row = db.session.scalar(
-            select(Token).where(Token.access_token_hash == tokens.sha256(token_string))
-        )
+        row = db.session.scalar(_stmt().access_token, {"digest": tokens.sha256(token_string)})
         # UserInfo is about a person: a client_credentials token has none.
         if row is None or row.account is None or not row.account.is_active:
             return None
@@ -352,7 +416,7 @@ def jwt_access_token(client: Client, grant_type: str, user: Account | None, scop
         "sub": claims.subject_for(user, client) if user else client.client_id,
         "client_id": client.client_id,
         "iat": now,
-        "exp": now + current_app.config["ACCESS_TOKEN_LIFETIME"],
+        "exp": now + (client.access_token_lifetime or current_app.config["ACCESS_TOKEN_LIFETIME"]),
         "jti": tokens.new_token(16),
         "scope": scope,
     }
@@ -361,7 +425,7 @@ def jwt_access_token(client: Client, grant_type: str, user: Account | None, scop
 
 def _make_token_generator(app: Flask) -> BearerTokenGenerator:
     def expires_in(client: Client, grant_type: str) -> int:
-        return app.config["ACCESS_TOKEN_LIFETIME"]
+        return client.access_token_lifetime or app.config["ACCESS_TOKEN_LIFETIME"]
 
     def opaque(*args: Any, **kwargs: Any) -> str:
         return tokens.new_token(32)

@@ -11,6 +11,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import InteractionRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from authlib.oidc.core.errors import RequestNotSupportedError
 from authlib.oidc.core.errors import RequestURINotSupportedError
@@ -28,6 +29,7 @@ from joserfc.errors import JoseError
 from idp.auth import session as sso
 from idp.extensions import csrf
 from idp.extensions import db
+from idp.mfa import services as mfa
 from idp.oidc import backchannel
 from idp.oidc import bp
 from idp.oidc import claims
@@ -193,6 +195,11 @@ def authorize() -> Any:
         hint = data.get("id_token_hint")
         if hint and "none" in prompts and not _hint_matches(hint, current.account, client):
             raise LoginRequiredError(redirect_uri=redirect_uri)
+        if not mfa.satisfies(current.acr, mfa.required_acr(client, data)):
+            # The portal's minimum acr or the request wants a second factor: step-up.
+            if "none" in prompts:
+                raise InteractionRequiredError(redirect_uri=redirect_uri)
+            return redirect(url_for("mfa.step_up", next=_authorize_url()))
         scope = grant.request.payload.scope or ""
         if client.require_consent and (
             "consent" in prompts or not consents.covers(current.account, client, scope)
@@ -236,6 +243,8 @@ def consent() -> Any:
         if current is None:
             return _send_to_login(force=False)
         client = grant.request.client
+        if not mfa.satisfies(current.acr, mfa.required_acr(client, grant.request.payload.data)):
+            return redirect(url_for("mfa.step_up", next=_authorize_url()))
         if request.form.get("decision") != "accept":
             audit.record(
                 "consent.refused",

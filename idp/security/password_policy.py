@@ -28,8 +28,6 @@ from flask_babel import force_locale
 from flask_babel import gettext
 from flask_babel.speaklater import LazyString
 from wtforms.validators import ValidationError
-from zxcvbn import zxcvbn
-from zxcvbn.matching import RANKED_DICTIONARIES
 
 
 def _(message: str, **variables: Any) -> str:
@@ -59,7 +57,14 @@ DEFAULT_MAX_LENGTH = 128
 # Written so that the same class compiles in Python and in JavaScript.
 AMELI_ALLOWED = r"[A-Za-z0-9!#$%&'()*+,\-./:;<=>?@\[\]^_{|}~]"
 
-_COMMON = RANKED_DICTIONARIES["passwords"]
+
+def _common() -> dict[str, int]:
+    # zxcvbn (≈ 12 MB of word lists) is imported on first use, not in every web worker.
+    from zxcvbn.matching import RANKED_DICTIONARIES
+
+    return RANKED_DICTIONARIES["passwords"]
+
+
 _NAME_SPLIT = re.compile(r"[\s'’\-]+")
 _IDENT_SPLIT = re.compile(r"[._\-+@]+")
 _NIR_LIKE = re.compile(r"[1-478]\d{4}(?:\d\d|2[ab])\d{6}(?:\d\d)?")
@@ -293,6 +298,8 @@ def _personal_errors(password: str, personal: PersonalInfo) -> list[str]:
 
 
 def _estimate(password: str, user_inputs: Iterable[str]) -> dict[str, Any]:
+    from zxcvbn import zxcvbn
+
     return zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[str(u) for u in user_inputs])
 
 
@@ -311,7 +318,7 @@ def is_common(password: str, estimate: dict[str, Any] | None = None) -> bool:
         stem -= 1
     ends = {end for end in range(stem, len(password) + 1) if end >= 3}
     for end in ends:
-        if password[:end].lower() in _COMMON:
+        if password[:end].lower() in _common():
             return True
     return any(
         m["pattern"] == "dictionary"
