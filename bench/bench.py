@@ -13,7 +13,7 @@ bounded load from this process (threads, one requests.Session each):
   b) client_credentials grants
   c) complete password logins (authorize → login page → POST → authorize → token)
   d) the server's CPU seconds per login against one argon2id verify alone
-  e) the server's memory (RSS of gunicorn master + workers) at the end
+  e) the server's memory at the end (PSS summed over gunicorn master + workers; summed RSS shown)
   f) --scale: 1,000,000 accounts and 5,000,000 tokens, latency against the baseline
      of 1,000 accounts and 5,000 tokens
 
@@ -873,10 +873,13 @@ def report(result: dict[str, Any]) -> None:
             f"RS256 JWT (sign + SHA-256) {fmt['jwt_rs256_us']:.0f} µs (in-process, median)"
         )
     mem, idle = result["memory"], result["memory_idle"]
+    # The whole server's resident memory counts a page shared by the master and its workers
+    # once: that is PSS summed over the processes. Summed RSS counts shared pages once per
+    # process (with --preload, the whole application is shared), so it is shown but not judged.
     print(
-        f"server memory at the end    RSS {mem['rss_mb']:.0f} MB (sum over {mem['processes']} "
-        f"processes; PSS {mem['pss_mb']:.0f} MB) target ≤ {t['rss_mb']} MB "
-        f"{_ok(mem['rss_mb'] <= t['rss_mb'])}"
+        f"server memory at the end    PSS {mem['pss_mb']:.0f} MB over {mem['processes']} "
+        f"processes (summed RSS {mem['rss_mb']:.0f} MB) target ≤ {t['rss_mb']} MB "
+        f"{_ok(mem['pss_mb'] <= t['rss_mb'])}"
     )
     print(
         f"{'':28}idle before any request: RSS {idle['rss_mb']:.0f} MB, PSS {idle['pss_mb']:.0f} MB"
