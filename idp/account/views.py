@@ -54,16 +54,17 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def step_up_if_needed(current: Any) -> Any:
+def step_up_if_needed(current: Any, next_url: str | None = None) -> Any:
     """A redirect to the second factor when the account has one and this session did not use it.
 
-    The email address and the mobile number receive second-factor codes: changing them with
-    the password alone would let a stolen password reach eidas2."""
+    The email address and the mobile number receive second-factor codes, and a linked
+    FranceConnect identity is a lasting way in: adding them with the password alone (or a
+    stolen session) would let a stolen password reach eidas2."""
     from idp.mfa import services as mfa
 
     if mfa.session_has_second_factor(current) or not mfa.methods_of(current.account):
         return None
-    return redirect(url_for("mfa.step_up", next=request.path))
+    return redirect(url_for("mfa.step_up", next=next_url or request.path))
 
 
 def _back(anchor: str) -> Any:

@@ -161,6 +161,11 @@ def start_link() -> Any:
         return redirect(url_for("auth.login", next=url_for("account.overview")))
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    from idp.account.views import step_up_if_needed  # the account package imports this one
+
+    # A new lasting way into the account: the session must have passed a second factor.
+    if (step_up := step_up_if_needed(current, _account_url())) is not None:
+        return step_up
     origin = audit.origin_of(request)
     flows.purge_expired()
     flow, state, nonce = flows.open_flow(
@@ -194,8 +199,12 @@ def _brand_name() -> str:
     return (client.preset.brand or client.settings.name) if client else "FranceConnect"
 
 
+def _account_url() -> str:
+    return url_for("account.overview") + "#" + ACCOUNT_SECTION
+
+
 def _to_account() -> Response:
-    return redirect(url_for("account.overview") + "#" + ACCOUNT_SECTION)
+    return redirect(_account_url())
 
 
 def _link_failure(exc: UpstreamError, account_id: int | None, origin: audit.Origin) -> Response:
@@ -335,10 +344,10 @@ def callback() -> Any:
         account = services.login_linked(outcome.identity, verified, origin)
         flows.close(flow)
         return log_in(account, verified, next_url)
-    if outcome.kind in ("ambiguous", "unavailable"):
+    if outcome.kind in ("ambiguous", "unavailable", "mismatch"):
         flows.close(flow, "failed")
         db.session.commit()
-        return reason_page(outcome.kind, next_url, 409 if outcome.kind == "ambiguous" else 403)
+        return reason_page(outcome.kind, next_url, 403 if outcome.kind == "unavailable" else 409)
     services.keep(flow, verified)
     flow.candidate_id = outcome.account.id if outcome.kind == "link" else None
     session[CONTINUATION] = flows.continue_flow(

@@ -345,3 +345,18 @@ def prove_by_mail(platform, browser, email: str, decision: str = "link"):
     page = browser.get(path)
     assert page.status_code == 200 and "Relier votre compte à FranceConnect" in page.text
     return browser.submit(path, {"decision": decision})
+
+
+def passed_second_factor(platform, person) -> None:
+    """Mark the person's SSO sessions as having passed a second factor (eidas2)."""
+    from sqlalchemy import update
+
+    from idp.oidc.models import BrowserSession
+
+    with platform.idp.app_context():
+        db.session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.account_id == person.id)
+            .values(acr="eidas2", amr=["pwd", "mail"])
+        )
+        db.session.commit()

@@ -14,6 +14,7 @@ from idp.models import Account
 from idp.models import AuditEvent
 from tests.account.conftest import login
 from tests.factories import Factories
+from tests.federation.conftest import passed_second_factor
 from tests.federation.conftest import sign_up
 
 START = "/federation/franceconnect/relier-mon-compte"
@@ -29,6 +30,7 @@ def logged_in(platform, **kw):
     person = Factories(platform.idp).account(**kw)
     browser = platform.browser()
     login(browser.client, person)
+    passed_second_factor(platform, person)  # linking adds a way in: it needs two factors
     page = browser.get("/mon-compte")
     assert page.status_code == 200
     return browser, person
@@ -57,6 +59,20 @@ def link_from_mon_compte(browser, identity: str):
     page = browser.choose(identity)
     assert browser.client.get("/mon-compte").status_code == 200
     return page
+
+
+def test_linking_from_mon_compte_asks_a_second_factor_first(fc):
+    # A stolen password (or session) must not add a lasting way in.
+    person = Factories(fc.idp).account(**ANGELA)
+    browser = fc.browser()
+    login(browser.client, person)
+    browser.get("/mon-compte")
+    started = browser.submit(START, {})
+    assert started.status_code == 302
+    assert started.headers["Location"].startswith("/connexion/verification?next=")
+    assert "mon-compte" in started.headers["Location"]
+    assert [e for e in events(fc, "federation.started") if e.account_id == person.id] == []
+    assert [i for i in identities(fc) if i[0] == person.id] == []
 
 
 def test_linking_from_mon_compte_links_the_logged_in_account(fc):

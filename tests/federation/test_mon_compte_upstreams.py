@@ -16,6 +16,7 @@ from tests.account.conftest import login
 from tests.factories import Factories
 from tests.federation.conftest import PLUS
 from tests.federation.conftest import PSC
+from tests.federation.conftest import passed_second_factor
 from tests.federation.test_professional import events
 from tests.federation.test_professional import psc_login
 from tests.federation.test_upstreams import sign_up_with
@@ -43,6 +44,7 @@ def logged_in(platform, **kw):
     person = Factories(platform.idp).account(**kw)
     browser = platform.browser()
     login(browser.client, person)
+    passed_second_factor(platform, person)  # linking adds a way in: it needs two factors
     browser.get("/mon-compte")
     return browser, person
 
