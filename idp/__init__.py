@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask import g
 from flask import request
 from flask import send_from_directory
 from flask import session
@@ -25,6 +27,34 @@ def select_locale() -> str:
     if session.get("locale") in LOCALES:
         return session["locale"]
     return request.accept_languages.best_match(LOCALES) or "fr"
+
+
+# A logo the login and sign-up pages may show: https, a plain host name, a path without the
+# characters that would end a CSP source expression (`;`, `,`, spaces, quotes).
+LOGO_URI = re.compile(
+    r"^https://(?P<source>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?"
+    r"(?:/[A-Za-z0-9._~%/+-]*)?)(?:\?[^#\s\"'<>]*)?$"
+)
+
+
+def portal_logo(portal: Any) -> str | None:
+    """The logo URI of a portal (a Client or its client_id) when it may be shown, None
+    otherwise; its exact URL is added to this response's CSP img-src (nothing else is)."""
+    if isinstance(portal, str):
+        from idp.oidc.clients import get_client
+
+        portal = get_client(portal)
+    uri = getattr(portal, "logo_uri", None) or ""
+    match = LOGO_URI.match(uri)
+    if match is None:
+        return None
+    # A source expression with a path matches that path exactly (CSP Level 3, path-part
+    # matching); the query string is not part of a source expression.
+    source = "https://" + match["source"]
+    sources = g.setdefault("csp_img_sources", [])
+    if source not in sources:
+        sources.append(source)
+    return uri
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -50,6 +80,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     if settings["DATABASE_URL"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+    if settings["TRUSTED_PROXIES"]:
+        # The client address (rate limits per network, audit) from X-Forwarded-For, as set
+        # by this many proxies; without them request.remote_addr is the proxy's address.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        proxies = int(settings["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
 
     from idp import admin
     from idp import api
@@ -92,6 +129,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     admin.init_app(app)
     api.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["portal_logo"] = portal_logo
     zone = ZoneInfo(settings["DISPLAY_TIMEZONE"])
     app.jinja_env.filters["local_time"] = lambda moment: moment.astimezone(zone).strftime(
         "%d/%m/%Y %H:%M"
@@ -126,9 +164,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # A portal's logo (portal_logo) is allowed by its exact URL, on that page only.
+        img_src = " ".join(["'self' data:", *g.get("csp_img_sources", ())])
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            f"default-src 'self'; img-src {img_src}; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
         )
         if response.mimetype == "text/html":

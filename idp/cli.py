@@ -374,8 +374,27 @@ def users_revoke_role(identifier: str, role: str) -> None:
 @click.command("purge")
 @with_appcontext
 def purge_command() -> None:
-    """Delete expired codes, tokens, sessions, never-activated accounts (21 days); erase
-    accounts whose deletion grace period is over."""
+    """Delete rows that can no longer be used (run daily from cron); print what went.
+
+    \b
+    Each count printed names what was removed:
+      codes               authorization codes expired more than an hour ago
+      tokens              tokens whose access and refresh lifetimes (or revocation) are
+                          over by more than an hour
+      sessions            SSO sessions expired or ended more than an hour ago
+      backchannel         back-channel logout deliveries older than 7 days
+      federation_flows    upstream (FranceConnect…) round trips nobody finished
+      accounts_erased     accounts whose deletion grace period is over: personal data erased
+      login_throttles     failed-login counters idle for a day and not locking anything
+      remembered_devices  remembered devices expired, or revoked more than an hour ago
+      totp_setups         authenticator apps never confirmed within a day
+      one_time_codes      second-factor and phone-change codes expired, used or superseded
+                          more than an hour ago
+      accounts            pending accounts never activated within 21 days
+      enrolments          sign-ups abandoned past their expiry, or awaiting activation for
+                          21 days
+      messages            outbox mails and SMS sent, or given up, more than 30 days ago
+    """
     from idp.enrolment.services import purge_pending
     from idp.notify import purge_sent
     from idp.purge import purge

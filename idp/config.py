@@ -60,7 +60,8 @@ class Defaults:
     ARGON2_PARALLELISM = 1
     # Login attempts allowed per IP address (Flask-Limiter syntax).
     LOGIN_RATE_LIMIT = "30 per minute"
-    # Login attempts allowed per typed identifier, whatever the IP (slows password guessing).
+    # Login attempts allowed per typed identifier from one client network (IPv4 /24, IPv6 /48):
+    # slows guessing, and another network (the owner's) keeps its own budget.
     LOGIN_ACCOUNT_RATE_LIMIT = "10 per 15 minutes"
     # Login failures per typed identifier after which each new try waits 1, 2, 4 … seconds.
     LOGIN_DELAY_AFTER = 5
@@ -71,6 +72,13 @@ class Defaults:
     LOGIN_LOCK_WINDOW = 900
     # Seconds a locked identifier stays locked (a password reset unlocks it sooner).
     LOGIN_LOCK_DURATION = 1800
+    # Days a device cookie (a browser that logged in to an account) is trusted: from it, the
+    # lock and delays taken by other clients do not apply (OWASP device cookies).
+    LOGIN_DEVICE_COOKIE_DAYS = 180
+    # Failures from one device cookie, without a success between them, that distrust it.
+    LOGIN_DEVICE_MAX_FAILURES = 5
+    # Reverse proxies in front of idp whose X-Forwarded-For is trusted (0: use the peer address).
+    TRUSTED_PROXIES = 0
     # Days between "Supprimer mon compte" and the erasure of the personal data.
     ACCOUNT_DELETION_GRACE_DAYS = 30
     # Hours an email change confirmation link stays valid.

@@ -190,3 +190,12 @@ def test_clients_create_refuses_malformed_uris(runner):
     for uri in ("https://[::1", "https://a.example:port/cb"):
         result = create(runner, "--redirect-uri", uri)
         assert result.exit_code != 0 and "mal formée" in result.output, (uri, result.output)
+
+
+def test_purge_help_lists_every_count_the_purge_prints(runner):
+    printed = runner.invoke(args=["purge"]).output.split()
+    names = [item.split("=")[0] for item in printed if "=" in item]
+    assert "messages" in names and "one_time_codes" in names
+    help_text = runner.invoke(args=["purge", "--help"]).output
+    for name in names:
+        assert f"\n    {name} " in help_text, name

@@ -127,7 +127,17 @@ def erase(account: Account, now: dt.datetime | None = None) -> None:
     from idp.notify.models import OutboxMessage
 
     account_id = account.id
-    contacts = [c for c in (account.email, account.phone, account.landline) if c]
+    contacts = {c for c in (account.email, account.phone, account.landline) if c}
+    # Addresses and numbers the person gave for a change, a reset or a code (the mails and
+    # SMS sent there keep their recipient): collected before those rows go.
+    contacts |= set(
+        db.session.scalars(
+            select(verification.Verification.destination).where(
+                verification.Verification.account_id == account_id,
+                verification.Verification.destination.is_not(None),
+            )
+        )
+    )
     for child in managed_accounts(account):
         child.managed_by_id = None
         audit.record("account.detached", account_id=child.id, former_manager=account.sub)
@@ -142,7 +152,9 @@ def erase(account: Account, now: dt.datetime | None = None) -> None:
         else:
             db.session.execute(delete(table).where(column == account_id))
     if contacts:
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient.in_(contacts)))
+        db.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.recipient.in_(sorted(contacts)))
+        )
     for column in Account.__table__.columns:
         if column.name not in KEPT_COLUMNS and column.nullable:
             setattr(account, column.key, None)

@@ -94,6 +94,10 @@ def pending(secret: str) -> tuple[Account, str]:
     account = db.session.get(Account, row.account_id)
     if account is None or not account.is_active:
         raise ChangeRefused("missing")
+    # A password chosen since the request (a reset by the owner, told of the request at the
+    # old address) ends it: the request may come from whoever the reset shut out.
+    if account.password_set_at is not None and account.password_set_at > row.created_at:
+        raise ChangeRefused("superseded")
     return account, row.destination
 
 
@@ -122,5 +126,23 @@ def confirm(secret: str, origin: audit.Origin) -> tuple[Account, str | None]:
             account.email_verified_at = utcnow()
     except IntegrityError:  # taken between the check and the write
         raise ChangeRefused("taken") from None
+    if old_email:
+        retire_sent_to(account.id, old_email)
     audit.record("email_change.completed", account_id=account.id, origin=origin)
     return account, old_email
+
+
+def retire_sent_to(account_id: int, destination: str) -> None:
+    """Links and codes of the account still waiting at a former address or number stop
+    working: whoever still reads it (the reason to change it) could reset the password."""
+    now = utcnow()
+    db.session.execute(
+        update(verification.Verification)
+        .where(
+            verification.Verification.account_id == account_id,
+            verification.Verification.destination == destination,
+            verification.Verification.used_at.is_(None),
+            verification.Verification.superseded_at.is_(None),
+        )
+        .values(superseded_at=now)
+    )

@@ -140,5 +140,9 @@ def confirm(account: Account, code: str, origin: audit.Origin) -> str | None:
     former = account.phone
     account.phone = row.destination
     account.phone_verified_at = utcnow()
+    if former and former != row.destination:
+        from idp.account.email_change import retire_sent_to
+
+        retire_sent_to(account.id, former)  # reset codes sent to the former number
     audit.record("phone_change.completed", account_id=account.id, origin=origin)
     return former

@@ -10,6 +10,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 def init_app(app: Flask) -> None:
     """Register the console's blueprint."""
+    from idp.admin import role_views  # noqa: F401 (routes)
     from idp.admin import views  # noqa: F401 (routes)
 
     app.register_blueprint(bp)

@@ -33,6 +33,19 @@ def _here() -> str:
 
 
 @bp.before_request
+def refuse_nul() -> Any:
+    """A NUL character in the URL or a form is a bad request (PostgreSQL text cannot hold
+    one: the search, filters and lookups would fail with a database error)."""
+    values = [v for _, v in request.args.items(multi=True)]
+    values += (request.view_args or {}).values()
+    if request.method == "POST":
+        values += [v for _, v in request.form.items(multi=True)]
+    if any("\x00" in str(value) for value in values):
+        abort(400)
+    return None
+
+
+@bp.before_request
 def guard() -> Any:
     """Anonymous: to the login page. No role: "page introuvable" (the console is not
     advertised). No second factor: to the step-up page."""

@@ -17,11 +17,13 @@ from idp.admin import services
 from idp.admin.access import admin_only
 from idp.admin.forms import AuditFilterForm
 from idp.admin.reports import count_events
+from idp.admin.views import MAX_ID
 from idp.auth.services import find_account
 from idp.extensions import db
 from idp.security import audit
 
 PAGE = 50
+MAX_PAGE = 100_000  # beyond, the offset would not fit a database integer
 
 
 def _filters(form: AuditFilterForm) -> dict[str, Any] | None:
@@ -30,6 +32,8 @@ def _filters(form: AuditFilterForm) -> dict[str, Any] | None:
     if form.person.data:
         raw = form.person.data.strip()
         if raw.isdigit():
+            if int(raw) > MAX_ID:
+                return None
             filters["person"] = int(raw)
         else:
             account = find_account(raw)
@@ -42,7 +46,7 @@ def _filters(form: AuditFilterForm) -> dict[str, Any] | None:
         filters["event"] = form.event.data.strip()
     if form.since.data:
         filters["since"] = dt.datetime.combine(form.since.data, dt.time(), dt.UTC)
-    if form.until.data:
+    if form.until.data and form.until.data < dt.date.max:  # until the last day: no bound
         filters["until"] = dt.datetime.combine(form.until.data, dt.time(), dt.UTC) + dt.timedelta(
             days=1
         )
@@ -56,7 +60,7 @@ def audit_log() -> Any:
     form = AuditFilterForm(request.args)
     valid = form.validate()
     filters = _filters(form) if valid else None
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), MAX_PAGE)
     events: list = []
     total = 0
     if filters is not None:

@@ -67,10 +67,14 @@ def index() -> Any:
     return render_template("admin/dashboard.html", figures=services.dashboard())
 
 
-@bp.get("/personnes")
+@bp.route("/personnes", methods=["GET", "POST"])
 def people() -> Any:
-    """Search people by name, email, username or identifier (NIR: exact value)."""
-    query = (request.args.get("q") or "").strip()[:200]
+    """Search people by name, email, username or identifier (NIR: exact value).
+
+    The form posts its query (CSRF-checked): a NIR typed there stays out of URLs, hence out
+    of access logs, browser history and Referer headers. `?q=` still works for links."""
+    raw = request.form.get("q") if request.method == "POST" else request.args.get("q")
+    query = (raw or "").strip()[:200]
     found = services.search_people(query) if query else []
     if query:
         audit.record(
@@ -80,8 +84,13 @@ def people() -> Any:
     return render_template("admin/people.html", query=query, found=found)
 
 
+# The largest id an integer column holds (PostgreSQL's int4): a larger one in a URL is
+# nobody, not a database error.
+MAX_ID = 2**31 - 1
+
+
 def _person(account_id: int) -> Account:
-    account = db.session.get(Account, account_id)
+    account = db.session.get(Account, account_id) if 0 < account_id <= MAX_ID else None
     if account is None:
         abort(404)
     return account
@@ -132,6 +141,13 @@ def _act(account_id: int, action: Any, done: str) -> Any:
     account = _person(account_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    # The console's own operators are an administrator's business: a helpdesk agent (or
+    # whoever holds an agent's session) must not disable, reset or log out an administrator.
+    if "admin" not in g.roles and services.roles_of(account):
+        message = _(
+            "Les actions sur les comptes du back-office sont réservées aux administrateurs."
+        )
+        return render_template("admin/forbidden.html", message=message), 403
     try:
         result = action(account)
     except services.ActionRefused as refused:

@@ -70,6 +70,7 @@ def authenticate(scope: str) -> Client:
                 )
             },
         )
+    g.api_scopes = granted
     return client
 
 

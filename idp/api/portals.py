@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from authlib.oauth2.rfc6749.util import scope_to_list
+from flask import g
 from flask import jsonify
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +22,7 @@ from idp.api.views import origin
 from idp.api.views import page
 from idp.api.views import timestamp
 from idp.extensions import db
+from idp.oidc.clients import ADMIN_SCOPES
 from idp.oidc.clients import LIFETIME_BOUNDS
 from idp.oidc.clients import InvalidClientMetadata
 from idp.oidc.clients import describe
@@ -46,6 +49,21 @@ def _portal(client_id: str) -> Client:
     if client is None:
         raise ApiError(404, "not_found", "Portail inconnu.")
     return client
+
+
+def _within_caller_scopes(*scopes: Any) -> None:
+    """Refuse to give a client, or to act on a client holding, an admin scope the caller's
+    token lacks: admin:clients alone must not mint itself admin:users."""
+    wanted: set[str] = set()
+    for scope in scopes:
+        wanted.update(scope_to_list(scope) or [] if isinstance(scope, str) else [])
+    missing = sorted((wanted & set(ADMIN_SCOPES)) - set(g.get("api_scopes", ())))
+    if missing:
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            f"Portée insuffisante : {' '.join(missing)} est requise pour ce client.",
+        )
 
 
 def _refused(exc: ValueError) -> ApiError:
@@ -76,6 +94,7 @@ def create_portal():
     """Register a portal; its secret is in this response and nowhere else, ever."""
     fields = _service_fields(json_body("PortalCreate"))
     fields.setdefault("redirect_uris", [])
+    _within_caller_scopes(fields.get("scope"))
     try:
         client, secret = services.create_portal(actor(), origin(), **fields)
         db.session.flush()
@@ -105,6 +124,7 @@ def change_portal(client_id: str):
     """Change a registration; `disabled` also revokes (or not) the portal's tokens."""
     client = _portal(client_id)
     fields = _service_fields(json_body("PortalChange"))
+    _within_caller_scopes(client.scope, fields.get("scope"))
     disabled = fields.pop("disabled", None)
     try:
         if fields:
@@ -123,7 +143,9 @@ def change_portal(client_id: str):
 @require(SCOPE)
 def delete_portal(client_id: str):
     """Delete a portal with its codes, tokens and consents."""
-    services.delete_portal(_portal(client_id), actor(), origin())
+    client = _portal(client_id)
+    _within_caller_scopes(client.scope)
+    services.delete_portal(client, actor(), origin())
     commit()
     return "", 204
 
@@ -133,6 +155,7 @@ def delete_portal(client_id: str):
 def rotate_secret(client_id: str):
     """A new secret, shown once; the previous one stops working at once."""
     client = _portal(client_id)
+    _within_caller_scopes(client.scope)
     if client.is_public:
         raise ApiError(409, "conflict", "Un client public n'a pas de secret.")
     secret = services.rotate_portal_secret(client, actor(), origin())

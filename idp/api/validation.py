@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from idp.api import openapi
 from idp.api.errors import ApiError
@@ -114,6 +115,15 @@ def json_body(schema_name: str) -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "Corps JSON attendu (application/json).")
     if (request.content_length or 0) > MAX_BODY:
+        raise ApiError(413, "request_too_large", f"Corps limité à {MAX_BODY // 1024} Kio.")
+    # A chunked body has no Content-Length: bound the read itself too (the stream stops
+    # at the limit, so a body reaching it is too large).
+    request.max_content_length = MAX_BODY
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raw = None
+    if raw is None or (request.content_length is None and len(raw) >= MAX_BODY):
         raise ApiError(413, "request_too_large", f"Corps limité à {MAX_BODY // 1024} Kio.")
     try:
         data = request.get_json(silent=True)

@@ -9,12 +9,19 @@ here sleeps: an attempt that comes too early is refused at once.
     after LOGIN_LOCK_THRESHOLD failures within LOGIN_LOCK_WINDOW s: locked LOGIN_LOCK_DURATION s
 
 A success resets the counter; a password reset or `unlock()` (helpdesk) lifts the lock.
+
+Those counters are for untrusted clients. A browser holding a device cookie for the account
+the identifier names (idp.auth.known_devices) is not refused by them: it has a counter of
+its own, keyed by the cookie's nonce, and LOGIN_DEVICE_MAX_FAILURES failures without a
+success distrust that cookie (the browser is then an untrusted client again). So a stranger
+who locks an identifier does not lock its owner out of their usual browser; and the
+owner's success there does not lift the lock the stranger earned.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import ipaddress
 from dataclasses import dataclass
 
 from flask import current_app
@@ -26,6 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from idp.auth.known_devices import Device
+from idp.auth.known_devices import entry_for
+from idp.auth.limits import network_of
 from idp.extensions import db
 from idp.models import Account
 from idp.models import Base
@@ -34,10 +44,15 @@ from idp.security import audit
 from idp.security import tokens
 
 KEY_PURPOSE = "login-throttle"
+DEVICE_KEY_PURPOSE = "login-throttle-device"
 
 
 class LoginThrottle(Base):
-    """Failed logins of one typed identifier (stored as a keyed hash, never in clear)."""
+    """Failed logins of one typed identifier, or of one device cookie (keyed hashes).
+
+    A device cookie's row has no account_id (its lock is not the account's) and, once
+    distrusted, a locked_until as far away as the cookie lives.
+    """
 
     __tablename__ = "login_throttle"
 
@@ -66,9 +81,24 @@ class Locked:
     ip_range: str | None
 
 
-def key_of(identifier: str) -> str:
-    """The keyed hash of what was typed, without blanks or case (like the rate limits)."""
-    return tokens.keyed_hash("".join(identifier.split()).lower(), KEY_PURPOSE)
+# Identifiers whose validator gives one canonical form (see idp.auth.services).
+CANONICAL_KINDS = ("nir", "finess", "ine")
+
+
+def key_of(identifier: str, kind: str = "any") -> str:
+    """The keyed hash of what was typed, without blanks or case (like the rate limits).
+
+    A NIR, FINESS or INE is hashed in the form its validator gives (dots and dashes
+    dropped): otherwise each way of writing one number would have its own counter, and
+    the lock would never come.
+    """
+    text = "".join(identifier.split()).lower()
+    if kind in CANONICAL_KINDS:
+        from idp.enrolment import validators  # the enrolment package imports this one
+
+        with contextlib.suppress(ValueError):  # not a valid number: what was typed
+            text = getattr(validators, kind)(identifier).lower()
+    return tokens.keyed_hash(text, KEY_PURPOSE)
 
 
 def _setting(name: str) -> int:
@@ -111,10 +141,42 @@ def _expire(row: LoginThrottle, now: dt.datetime, origin: audit.Origin | None) -
     return False
 
 
-def check(identifier: str, account: Account | None, origin: audit.Origin | None) -> None:
-    """Raise Throttled if this identifier (or the account it names) may not try now."""
+def device_key(device: Device) -> str:
+    """The keyed hash of a device cookie's nonce (the nonce is never stored)."""
+    return tokens.keyed_hash(device.nonce, DEVICE_KEY_PURPOSE)
+
+
+def trusted_device(account: Account | None, devices: list[Device]) -> Device | None:
+    """The device cookie entry for `account` this browser holds, unless it is distrusted.
+
+    Without an entry for this very account nothing is read: the untrusted way costs the
+    same for every identifier, known or not.
+    """
+    device = entry_for(account, devices)
+    if device is None:
+        return None
+    row = _row(device_key(device))
+    if row is not None and row.locked_until is not None and row.locked_until > utcnow():
+        return None
+    return device
+
+
+def check(
+    identifier: str,
+    account: Account | None,
+    origin: audit.Origin | None,
+    kind: str = "any",
+    device: Device | None = None,
+) -> None:
+    """Raise Throttled if this identifier (or the account it names) may not try now.
+
+    A trusted device (see trusted_device) is never refused here: its own counter distrusts
+    it instead.
+    """
+    if device is not None and account is not None:
+        return
     now = utcnow()
-    row = _row(key_of(identifier))
+    row = _row(key_of(identifier, kind))
     if row is not None:
         if _expire(row, now, origin):
             db.session.flush()  # record_failure then counts from the reset value
@@ -127,22 +189,10 @@ def check(identifier: str, account: Account | None, origin: audit.Origin | None)
 
 def _mask_ip(ip: str | None) -> str | None:
     """The network the address belongs to (/24 or /48): enough to recognise, not to track."""
-    if not ip:
-        return None
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    return network_of(ip)
 
 
-def record_failure(
-    identifier: str, account: Account | None, origin: audit.Origin | None
-) -> Locked | None:
-    """Count a failure; return the account when this failure locks it."""
-    now = utcnow()
-    key = key_of(identifier)
+def _row_for_update(key: str, now: dt.datetime) -> LoginThrottle:
     row = _row(key)
     if row is None:
         row = LoginThrottle(key_hash=key, failures=0, first_failure_at=now, last_failure_at=now)
@@ -152,6 +202,44 @@ def record_failure(
         except IntegrityError:  # another instance created it at the same moment
             row = _row(key)
             assert row is not None
+    return row
+
+
+def _device_failure(device: Device, account: Account, origin: audit.Origin | None) -> None:
+    """Count a failure of a trusted device; distrust it at LOGIN_DEVICE_MAX_FAILURES."""
+    now = utcnow()
+    row = _row_for_update(device_key(device), now)
+    row.failures = LoginThrottle.failures + 1  # in SQL: concurrent failures all count
+    row.last_failure_at = now
+    db.session.flush()
+    if row.locked_until is None and row.failures >= _setting("LOGIN_DEVICE_MAX_FAILURES"):
+        days = _setting("LOGIN_DEVICE_COOKIE_DAYS")
+        row.locked_until = now + dt.timedelta(days=days)
+        # Which cookie is not said: its nonce is a secret, and its hash a lookup key.
+        audit.record(
+            "login.device_distrusted",
+            account_id=account.id,
+            origin=origin,
+            failures=row.failures,
+        )
+
+
+def record_failure(
+    identifier: str,
+    account: Account | None,
+    origin: audit.Origin | None,
+    kind: str = "any",
+    device: Device | None = None,
+) -> Locked | None:
+    """Count a failure; return the account when this failure locks it.
+
+    A trusted device's failure counts on the device alone: it never locks the account.
+    """
+    if device is not None and account is not None:
+        _device_failure(device, account, origin)
+        return None
+    now = utcnow()
+    row = _row_for_update(key_of(identifier, kind), now)
     # Incremented in SQL: two instances counting at once both count.
     row.failures = 1 if _expire(row, now, origin) else LoginThrottle.failures + 1
     row.last_failure_at = now
@@ -171,9 +259,21 @@ def record_failure(
     return None
 
 
-def record_success(identifier: str, account: Account) -> None:
-    """A right password resets the failures of this identifier."""
-    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key_hash == key_of(identifier)))
+def record_success(
+    identifier: str, account: Account, kind: str = "any", device: Device | None = None
+) -> None:
+    """A right password resets the failures of this identifier, or of this trusted device.
+
+    From a trusted device the identifier's failures stay: they were earned by other
+    clients, which remain locked out.
+    """
+    if device is not None:
+        db.session.execute(
+            delete(LoginThrottle).where(LoginThrottle.key_hash == device_key(device))
+        )
+        return
+    key = key_of(identifier, kind)
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key_hash == key))
 
 
 def is_locked(account: Account) -> bool:

@@ -21,8 +21,10 @@ from flask_babel import gettext as _
 
 from idp import notify
 from idp.auth import bp
+from idp.auth import known_devices
 from idp.auth import recovery_services as services
 from idp.auth.limits import typed_key
+from idp.auth.limits import typed_key_anywhere
 from idp.auth.recovery_forms import ForgottenIdentifierForm
 from idp.auth.recovery_forms import ForgottenPasswordForm
 from idp.auth.recovery_forms import NewPasswordForm
@@ -40,7 +42,12 @@ from idp.security.password_policy import personal_inputs
 
 MIN_ANSWER_SECONDS = 0.5
 IP_LIMIT = "5 per 15 minutes"
+# Per typed identifier from one client network (IPv4 /24, IPv6 /48): one attacker network
+# cannot spend the budget of the owner's network.
 IDENTIFIER_LIMIT = "3 per 15 minutes"
+# Per typed identifier whatever the network, against mail bombing: exhausting it takes 9
+# networks busy all hour, and it caps the mails an identifier gets at 100 an hour.
+IDENTIFIER_CEILING = "100 per hour"
 CODE_LIMIT = "10 per 15 minutes"
 PENDING = "recovery"  # the Flask session key: what was typed, for the SMS code page
 GRANT = "recovery_grant"  # a right SMS code: the account may choose a new password
@@ -72,6 +79,7 @@ def _portal_name(ctx: dict[str, Any]) -> str | None:
 @bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
 @limiter.limit(IP_LIMIT, methods=["POST"])
 @limiter.limit(IDENTIFIER_LIMIT, methods=["POST"], key_func=typed_key("identifier"))
+@limiter.limit(IDENTIFIER_CEILING, methods=["POST"], key_func=typed_key_anywhere("identifier"))
 def forgotten_password() -> Any:
     """Ask for a reset link by email or a code by SMS."""
     ctx = _context()
@@ -185,7 +193,12 @@ def _done(account: Account, ctx: dict[str, Any]) -> Any:
     notify.dispatch_after_commit()
     backchannel.dispatch_after_commit()  # the portals of the ended sessions are told
     flash(_("Votre mot de passe a été modifié. Vous pouvez vous connecter."), "success")
-    return redirect(url_for("auth.login", next=ctx["next_url"]))
+    response = redirect(url_for("auth.login", next=ctx["next_url"]))
+    # Whoever holds the mailbox or phone may reset: a device cookie gives them nothing more,
+    # and spares them a lock a stranger takes again between the reset and the login.
+    devices = known_devices.read(request.cookies.get(known_devices.COOKIE))
+    known_devices.remember(response, account, devices)
+    return response
 
 
 @bp.route("/mot-de-passe-oublie/lien/<token>", methods=["GET", "POST"])
@@ -232,6 +245,7 @@ def reset_after_code() -> Any:
 @bp.route("/identifiant-oublie", methods=["GET", "POST"])
 @limiter.limit(IP_LIMIT, methods=["POST"])
 @limiter.limit(IDENTIFIER_LIMIT, methods=["POST"], key_func=typed_key("email"))
+@limiter.limit(IDENTIFIER_CEILING, methods=["POST"], key_func=typed_key_anywhere("email"))
 def forgotten_identifier() -> Any:
     """Receive one's login identifier at the address of the account."""
     ctx = _context()

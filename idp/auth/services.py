@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from idp.auth import lockout
+from idp.auth.known_devices import Device
 from idp.errors import AccountUnavailable
 from idp.errors import InvalidCredentials
 from idp.extensions import db
@@ -55,17 +56,23 @@ def _by_identifier(kind: str, raw: str) -> Account | None:
 
 
 def authenticate(
-    identifier: str, password: str, origin: audit.Origin, kind: str = "any"
+    identifier: str,
+    password: str,
+    origin: audit.Origin,
+    kind: str = "any",
+    devices: list[Device] | None = None,
 ) -> Account:
     """Return the account, or raise one generic error whatever failed.
 
     A missing account still costs one argon2 verification (timing says nothing). Too many
     failures for what was typed raise `lockout.Throttled` before the password is checked;
     the failure that locks a real account is reported in `InvalidCredentials.locked`.
+    `devices`: the device cookie of the browser; one for this account skips those limits.
     """
     account = find_account(identifier, kind)
+    device = lockout.trusted_device(account, devices or [])
     try:
-        lockout.check(identifier, account, origin)
+        lockout.check(identifier, account, origin, kind, device)
     except lockout.Throttled:
         audit.record(
             "login.throttled", account_id=account.id if account else None, origin=origin
@@ -79,13 +86,20 @@ def authenticate(
             origin=origin,
             reason="bad_password" if account else "unknown_identifier",
         )
-        raise InvalidCredentials(locked=lockout.record_failure(identifier, account, origin))
-    lockout.record_success(identifier, account)
+        locked = lockout.record_failure(identifier, account, origin, kind, device)
+        raise InvalidCredentials(locked=locked)
+    lockout.record_success(identifier, account, kind, device)
     if not account.is_active:
         audit.record("login.refused", account_id=account.id, origin=origin, status=account.status)
         raise AccountUnavailable(account.status, account=account)
     if new_hash:
         account.password_hash = new_hash
         audit.record("password.rehashed", account_id=account.id, origin=origin)
-    audit.record("login.succeeded", account_id=account.id, origin=origin, method="pwd")
+    audit.record(
+        "login.succeeded",
+        account_id=account.id,
+        origin=origin,
+        method="pwd",
+        known_device=device is not None,
+    )
     return account

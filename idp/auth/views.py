@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from idp import federation
 from idp import notify
 from idp.auth import bp
+from idp.auth import known_devices
 from idp.auth import lockout
 from idp.auth import lockout_mail
 from idp.auth import services
@@ -35,6 +36,10 @@ from idp.security import audit
 def safe_next(value: str | None) -> str | None:
     """A local path to return to, or None (no open redirect)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    # Control characters: browsers drop tabs and newlines (so "/\t/x" means "//x"), and a
+    # newline in a Location header is refused by Werkzeug (a 500).
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
         return None
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
@@ -75,9 +80,10 @@ def login() -> Any:
     error = None
     if form.validate_on_submit():
         origin = audit.origin_of(request)
+        devices = known_devices.read(request.cookies.get(known_devices.COOKIE))
         try:
             account = services.authenticate(
-                form.identifier.data, form.password.data, origin, login_kind
+                form.identifier.data, form.password.data, origin, login_kind, devices
             )
         except lockout.Throttled:
             db.session.commit()  # the refusal is audited
@@ -106,13 +112,18 @@ def login() -> Any:
             from idp.mfa import views as mfa  # the mfa package imports this one
 
             # A second factor due: no SSO session yet, the factor page opens it.
+            # The device cookie is earned by the password: the second factor, when due,
+            # is still asked; the cookie only spares this browser the locks of strangers.
             if (second_factor := mfa.after_password(account, next_url, origin)) is not None:
                 db.session.commit()
-                return second_factor
+                response = current_app.make_response(second_factor)
+                known_devices.remember(response, account, devices)
+                return response
             secret = sso.open_session(account, ["pwd"], "eidas1", origin)[1]
             db.session.commit()
             response = redirect(next_url or url_for("auth.home"))
             sso.set_cookie(response, secret)
+            known_devices.remember(response, account, devices)
             return response
         db.session.commit()
     signup_url = url_for("enrolment.start", journey=journey_name, next=next_url)

@@ -83,7 +83,8 @@ class Verified:
 @dataclass(frozen=True)
 class Outcome:
     """login (linked account), link (unique match: prove it), signup (no match),
-    ambiguous (several matches: refused) or unavailable (linked account suspended)."""
+    ambiguous (several matches: refused), mismatch (the one match states another identity:
+    refused) or unavailable (linked account suspended)."""
 
     kind: str
     account: Account | None = None
@@ -193,6 +194,19 @@ def resolve(verified: Verified, origin: audit.Origin) -> Outcome:
     else:
         found = pivot.candidates(verified.claims)
         matched_on = "pivot"
+    if len(found) == 1 and (mismatch := pivot.differences(found[0], verified.claims)):
+        # Only the identifier matched, and the account states another identity: never
+        # merged nor overwritten, whatever proofs would follow (as from Mon compte).
+        audit.record(
+            "federation.link_mismatch",
+            account_id=found[0].id,
+            origin=origin,
+            provider=verified.provider,
+            upstream=verified.upstream,
+            match=matched_on,
+            fields=mismatch,
+        )
+        return Outcome("mismatch", found[0])
     if len(found) == 1:
         audit.record(
             "federation.link_offered",

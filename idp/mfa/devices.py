@@ -76,7 +76,8 @@ def devices_of(account_id: int) -> list[RememberedDevice]:
 
 
 def forget_device(account_id: int, device_id: int, origin: audit.Origin) -> bool:
-    device = db.session.get(RememberedDevice, device_id)
+    # An id past an integer column (a typed URL) is no device, not a database error.
+    device = db.session.get(RememberedDevice, device_id) if 0 < device_id < 2**31 else None
     if device is None or device.account_id != account_id or device.revoked_at is not None:
         return False
     device.revoked_at = utcnow()

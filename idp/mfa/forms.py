@@ -37,6 +37,13 @@ class SendCodeForm(FlaskForm):
 
 
 class TotpSetupForm(FlaskForm):
+    # Asked when the session did not pass a second factor: a stolen session alone must not
+    # enrol its holder's app on the account.
+    password = PasswordField(
+        _l("Mot de passe actuel"),
+        validators=[Optional(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
     code = StringField(
         _l("Code à 6 chiffres affiché par l'application"),
         validators=[DataRequired(_l("Saisissez le code affiché par l'application.")), SIX_DIGITS],

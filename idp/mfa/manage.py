@@ -54,6 +54,15 @@ def _tell(account: Account, change: str) -> None:
         )
 
 
+def _password_ok(account: Account, password: str | None) -> bool:
+    if not password or not account.password_hash:
+        return False
+    ok, new_hash = verify_password(account.password_hash, password)
+    if ok and new_hash:
+        account.password_hash = new_hash
+    return ok
+
+
 def _proved(account: Account, form: ProveForm, origin: audit.Origin) -> bool:
     """The password or a current code of the app is right (the refusal is audited)."""
     if form.password.data and account.password_hash:
@@ -96,7 +105,13 @@ def totp_setup() -> Any:
     if cred is None:
         return redirect(url_for(".totp_setup"))
     error = None
-    if form.validate_on_submit():
+    ask_password = account.password_hash is not None and not services.session_has_second_factor(
+        g.account_session
+    )
+    if form.validate_on_submit() and ask_password and not _password_ok(account, form.password.data):
+        audit.record("mfa.proof_refused", account_id=account.id, origin=origin)
+        error = _("Le mot de passe actuel est incorrect.")
+    elif form.validate_on_submit():
         codes = services.enable_totp(cred, form.code.data, origin)
         if codes is not None:
             _tell(account, "totp_enabled")
@@ -115,7 +130,12 @@ def totp_setup() -> Any:
     )
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return render_template(
-        "mfa/totp_setup.html", form=form, error=error, qr_svg=qr_svg, secret=grouped
+        "mfa/totp_setup.html",
+        form=form,
+        error=error,
+        qr_svg=qr_svg,
+        secret=grouped,
+        ask_password=ask_password,
     )
 
 

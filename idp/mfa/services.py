@@ -14,7 +14,9 @@ from typing import Any
 import pyotp
 from sqlalchemy import delete
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import update
 
 from idp.extensions import db
 from idp.mfa import devices
@@ -63,13 +65,14 @@ def acr_rank(acr: str | None) -> int:
     return ACR_LEVELS.index(acr) + 1 if acr in ACR_LEVELS else 0
 
 
-def _requested_levels(params: Mapping[str, Any]) -> list[str]:
-    levels = (params.get("acr_values") or "").split()
+def _essential_levels(params: Mapping[str, Any]) -> list[str]:
+    """The acr values of an essential `acr` claim request (OIDC Core §5.5.1.1)."""
     raw = params.get("claims")
     try:
         claims_request = json.loads(raw) if isinstance(raw, str) and raw else {}
     except ValueError:
         claims_request = {}
+    levels: list[str] = []
     for member in ("id_token", "userinfo"):
         section = claims_request.get(member) if isinstance(claims_request, dict) else None
         acr = section.get("acr") if isinstance(section, dict) else None
@@ -82,11 +85,26 @@ def _requested_levels(params: Mapping[str, Any]) -> list[str]:
 
 
 def required_acr(client: Any, params: Mapping[str, Any]) -> str | None:
-    """eidas2 when the portal's minimum or the request (acr_values, claims) asks for two
-    factors or more; None when one factor is enough."""
-    wanted = [getattr(client, "min_acr", None) if client is not None else None]
-    wanted += _requested_levels(params)
-    return TWO_FACTORS if any(acr_rank(w) >= acr_rank(TWO_FACTORS) for w in wanted) else None
+    """The level the session must reach before a code is issued; None when one factor is
+    enough.
+
+    - A portal's own minimum is kept as is: eidas3 (FranceConnect+ only) is never met by
+      idp's own second factor.
+    - An essential `acr` claim must be met by one of its values (OIDC Core §5.5.1.1): the
+      lowest known one is required, as is.
+    - `acr_values` are voluntary (OIDC Core §3.1.2.1): they ask two factors at most.
+    """
+    needed: list[str] = []
+    minimum = getattr(client, "min_acr", None) if client is not None else None
+    if minimum:
+        needed.append(minimum)
+    essential = [v for v in _essential_levels(params) if acr_rank(v)]
+    if essential:
+        needed.append(min(essential, key=acr_rank))
+    if any(acr_rank(v) >= acr_rank(TWO_FACTORS) for v in (params.get("acr_values") or "").split()):
+        needed.append(TWO_FACTORS)
+    top = max(needed, key=acr_rank, default=None)
+    return top if acr_rank(top) >= acr_rank(TWO_FACTORS) else None
 
 
 def satisfies(acr: str | None, required: str | None) -> bool:
@@ -162,9 +180,19 @@ def check_totp(cred: TotpCredential, code: str, now: dt.datetime | None = None) 
         if secrets.compare_digest(totp.generate_otp(step), code):
             if cred.last_step is not None and step <= cred.last_step:
                 return False  # replay within the window (or an older code)
-            cred.last_step = step
-            cred.last_used_at = utcnow()
-            return True
+            # Claim the step in the database: of two requests carrying the same code at the
+            # same time (both having read the old last_step), only one updates the row.
+            claimed = db.session.execute(
+                update(TotpCredential)
+                .where(
+                    TotpCredential.id == cred.id,
+                    or_(TotpCredential.last_step.is_(None), TotpCredential.last_step < step),
+                )
+                .values(last_step=step, last_used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            db.session.refresh(cred)
+            return claimed == 1
     return False
 
 
@@ -217,8 +245,15 @@ def use_recovery_code(account_id: int, code: str) -> bool:
     )
     if row is None or row.used_at is not None:
         return False
-    row.used_at = utcnow()
-    return True
+    # Consume it in the database: of two requests with the same code at once, one wins.
+    claimed = db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.id == row.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(row)
+    return claimed == 1
 
 
 def recovery_codes_left(account_id: int) -> int:
@@ -289,6 +324,20 @@ def _latest_code(account_id: int, method: str) -> verification.Verification | No
     )
 
 
+def _claim_code(row: verification.Verification) -> bool:
+    """Mark a right code used in the database unless a parallel request already did."""
+    with db.session.no_autoflush:
+        claimed = db.session.execute(
+            update(verification.Verification)
+            .where(
+                verification.Verification.id == row.id, verification.Verification.used_at.is_(None)
+            )
+            .values(used_at=row.used_at or utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return claimed == 1
+
+
 # one entry point ----------------------------------------------------------------
 def verify_factor(account: Account, method: str, code: str, origin: audit.Origin) -> str:
     """Check a second factor; return its amr value, or raise FactorRefused (audited)."""
@@ -300,10 +349,11 @@ def verify_factor(account: Account, method: str, code: str, origin: audit.Origin
         accepted = enabled_totp(account.id) is not None and use_recovery_code(account.id, code)
     elif method in ("sms", "mail") and method in code_destinations(account):
         try:
-            verification.check_code(_latest_code(account.id, method), _normalise_code(code))
-            accepted = True
+            row = verification.check_code(_latest_code(account.id, method), _normalise_code(code))
         except verification.CodeRejected:
             accepted = False
+        else:
+            accepted = _claim_code(row)
     if not accepted:
         audit.record(FAILURE_EVENT, account_id=account.id, origin=origin, method=method)
         raise FactorRefused("wrong")

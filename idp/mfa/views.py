@@ -134,14 +134,32 @@ def step_up() -> Any:
     if pending is not None:
         account = db.session.get(Account, pending["account"])
         next_url = safe_next(pending.get("next"))
-        if account is None or not account.is_active:
+        since = dt.datetime.fromisoformat(pending["at"])
+        # The password typed for this pending login must still be the account's one: a
+        # reset, a change or a forced reset since then voids it.
+        if (
+            account is None
+            or not account.is_active
+            or not account.password_hash
+            or (account.password_set_at is not None and account.password_set_at > since)
+        ):
             session.pop(PENDING, None)
             return _ended(next_url, "expired")
-        since = dt.datetime.fromisoformat(pending["at"])
     elif current is not None:
         account = current.account
         next_url = safe_next(request.args.get("next"))
         if services.session_has_second_factor(current):
+            required = services.required_acr(_portal_of(next_url), _query_of(next_url))
+            if not services.satisfies(current.acr, required):
+                # eidas3 comes from FranceConnect+ only: no code of idp's can reach it.
+                audit.record(
+                    "mfa.level_unreachable",
+                    account_id=current.account_id,
+                    origin=audit.origin_of(request),
+                    required=required,
+                )
+                db.session.commit()
+                return _ended(next_url, "level")
             return redirect(next_url or url_for("account.overview"))
         since = max(utcnow() - services.PENDING_LIFETIME, current.created_at)
     else:

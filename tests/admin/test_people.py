@@ -18,6 +18,7 @@ from idp.security import tokens
 from tests.admin.conftest import make_operator
 from tests.admin.conftest import open_browser_session
 from tests.admin.conftest import post_form
+from tests.factories import csrf_of
 
 NIR = "185057800608491"
 INE = "070005519AB"
@@ -275,3 +276,14 @@ def test_secret_answer_without_a_question_is_explained(helpdesk, factories):
     assert "n'a pas enregistré de question secrète" in page.text
     response = post_form(helpdesk, f"/admin/personnes/{person.id}/reponse-secrete", {"answer": "x"})
     assert "n'a pas enregistré de question secrète" in shown(helpdesk, response)
+
+
+def test_the_search_form_posts_so_a_nir_never_lands_in_a_url(helpdesk, people):
+    _marie, pierre, _irene = people
+    page = helpdesk.get("/admin/personnes")
+    assert 'method="post"' in page.text and 'name="csrf_token"' in page.text
+    assert helpdesk.post("/admin/personnes", data={"q": "curie"}).status_code == 400  # no CSRF
+    found = helpdesk.post(
+        "/admin/personnes", data={"q": "1 85 05 78 006 084 91", "csrf_token": csrf_of(page.text)}
+    )
+    assert found_ids(found) == {pierre.id}

@@ -184,7 +184,7 @@ def test_error_pages_are_french(client):
     assert client.post("/token", data={}).get_json()["error"] == "unsupported_grant_type"
 
 
-def test_login_attempts_are_rate_limited_per_identifier_whatever_the_ip(make_app, factories):
+def test_login_attempts_are_rate_limited_per_identifier_from_one_network(make_app, factories):
     app = make_app(
         RATELIMIT_ENABLED=True,
         LOGIN_RATE_LIMIT="100 per minute",
@@ -193,7 +193,8 @@ def test_login_attempts_are_rate_limited_per_identifier_whatever_the_ip(make_app
     person = factories.account()
     first, second = app.test_client(), app.test_client()
     statuses = [post_login(first, person.email, "Wrong-guess-1").status_code for _ in range(3)]
-    # Another browser (another attacker) on the same identifier, even with the right password.
+    # Another browser on the same network and identifier, even with the right password (other
+    # networks have their own budget: tests/auth/test_limits_per_network.py).
     assert statuses + [post_login(second, person.email.upper(), PASSWORD).status_code] == [
         200,
         200,

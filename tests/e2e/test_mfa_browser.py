@@ -43,9 +43,11 @@ def test_enrol_an_app_then_log_in_with_password_and_code(page, scene):
     totp = pyotp.TOTP(secret)
 
     page.get_by_label("Code à 6 chiffres affiché par l'application").fill("000000")
+    page.get_by_label("Mot de passe actuel").fill(scene.password)
     page.get_by_role("button", name="Activer").click()
     expect(page.get_by_role("alert")).to_contain_text("Ce code est incorrect.")
     page.get_by_label("Code à 6 chiffres affiché par l'application").fill(totp.now())
+    page.get_by_label("Mot de passe actuel").fill(scene.password)
     page.get_by_role("button", name="Activer").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Vos codes de secours")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from idp.extensions import db
 from tests.factories import csrf_of
 from tests.mfa.conftest import SETUP
 from tests.mfa.conftest import VERIFY
@@ -39,13 +40,24 @@ def test_enrolment_refuses_a_wrong_code_then_enables_with_the_right_one(
     assert 'autocomplete="one-time-code"' in page.text
     secret = secret_on(page)
 
-    wrong = browser.post(SETUP, data={"code": "000000", "csrf_token": csrf_of(page.text)})
+    assert 'autocomplete="current-password"' in page.text  # a one-factor session: asked
+    wrong = browser.post(
+        SETUP,
+        data={"code": "000000", "password": person.password, "csrf_token": csrf_of(page.text)},
+    )
     assert wrong.status_code == 200
     assert "Ce code est incorrect." in wrong.text
     assert 'data-totp="disabled"' in browser.get("/mon-compte").text
     assert secret_on(wrong) == secret  # the same secret until it is enabled
 
-    done = browser.post(SETUP, data={"code": totp_now(secret), "csrf_token": csrf_of(page.text)})
+    done = browser.post(
+        SETUP,
+        data={
+            "code": totp_now(secret),
+            "password": person.password,
+            "csrf_token": csrf_of(page.text),
+        },
+    )
     assert done.status_code == 200
     codes = codes_on(done)
     assert len(codes) == 10
@@ -181,3 +193,44 @@ def test_a_password_change_forgets_the_remembered_devices(mfa_app, browser, pers
     browser.delete_cookie("idp_session")
     person.password = new
     assert post_password(browser, person).headers["Location"] == VERIFY
+
+
+def test_enrolment_from_a_one_factor_session_needs_the_current_password(
+    mfa_app, browser, person, smtp_server
+):
+    # A stolen session alone must not enrol its holder's app on the account.
+    post_password(browser, person)
+    page = browser.get(SETUP)
+    secret = secret_on(page)
+    for password in ("", "not-the-password"):
+        refused = browser.post(
+            SETUP,
+            data={"code": totp_now(secret), "password": password, "csrf_token": csrf_of(page.text)},
+        )
+        assert refused.status_code == 200
+        assert "Le mot de passe actuel est incorrect." in refused.text
+    assert 'data-totp="disabled"' in browser.get("/mon-compte").text
+    assert smtp_server.messages == []
+
+
+def test_a_session_that_passed_a_second_factor_is_not_asked_the_password(
+    mfa_app, browser, person, smtp_server
+):
+    from sqlalchemy import update
+
+    from idp.oidc.models import BrowserSession
+
+    post_password(browser, person)
+    with mfa_app.app_context():
+        db.session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.account_id == person.id)
+            .values(acr="eidas2", amr=["pwd", "mail"])
+        )
+        db.session.commit()
+    page = browser.get(SETUP)
+    assert 'autocomplete="current-password"' not in page.text
+    done = browser.post(
+        SETUP, data={"code": totp_now(secret_on(page)), "csrf_token": csrf_of(page.text)}
+    )
+    assert len(codes_on(done)) == 10
