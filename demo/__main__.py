@@ -57,6 +57,11 @@ DEMO_PEOPLE = (
     ("marie.curie@example.fr", "Demo-Sante-2026", "Marie", "CURIE", "1967-11-07"),
     ("louis.pasteur@example.fr", "Demo-Sante-2026", "Louis", "PASTEUR", "1972-12-27"),
 )
+# Console operators: (email, password, given name, family name, role).
+DEMO_OPERATORS = (
+    ("admin@example.fr", "Demo-Console-2026", "Alice", "OPERATRICE", "admin"),
+    ("accueil@example.fr", "Demo-Console-2026", "Hugo", "CONSEILLER", "helpdesk"),
+)
 
 
 def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
@@ -104,6 +109,14 @@ def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
                     birthdate=dt.date.fromisoformat(born),
                     active=True,
                 )
+        from idp.admin.services import grant_role
+
+        for email, password, given, family, role in DEMO_OPERATORS:
+            operator = find_account(email) or create_account(
+                email=email, password=password, given_name=given, family_name=family, active=True
+            )
+            db.session.flush()
+            grant_role(operator, role)
         for kind in ("insured", "professional"):
             path = DATA / f"{kind}.csv"
             if path.exists():
@@ -190,6 +203,11 @@ Comptes de démonstration :"""
     )
     for email, password, *_ in DEMO_PEOPLE:
         print(f"  {email} / {password}")
+    print(
+        f"\nConsole d'administration : {issuer}/admin/ (code de vérification : voir les courriels)"
+    )
+    for email, password, _given, _family, role in DEMO_OPERATORS:
+        print(f"  {email} / {password} ({'administration' if role == 'admin' else 'assistance'})")
     print(
         "\nCréation de compte ameli (registre de démonstration) : nom DUBOIS ou MARTIN,"
         "\n  NIR 2 62 08 75 107 123 71, né(e) le 24/08/1962, code postal 75007."
