@@ -12,6 +12,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from idp import notify
 from idp.account import bp
@@ -122,9 +123,10 @@ def confirm_phone() -> Any:
         except phone_change.CodeRefused as refused:
             db.session.commit()  # the attempt is counted and audited
             if refused.reason == "wrong":
-                error = _(
-                    "Ce code est incorrect. Il vous reste %(count)s essai(s).",
-                    count=refused.remaining,
+                error = ngettext(
+                    "Ce code est incorrect. Il vous reste %(num)d essai.",
+                    "Ce code est incorrect. Il vous reste %(num)d essais.",
+                    refused.remaining,
                 )
             else:
                 flash(_("Ce code n'est plus valable : demandez-en un nouveau."), "account_error")

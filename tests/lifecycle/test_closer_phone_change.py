@@ -162,7 +162,7 @@ def test_wrong_codes_are_limited_then_the_code_stops_working(lc_app, factories, 
     wrong = "000000" if code != "000000" else "111111"
     walker.get(CODE_PAGE)
     first = walker.post(CODE_PAGE, {"code": wrong})
-    assert "Ce code est incorrect. Il vous reste 4 essai(s)." in first.text
+    assert "Ce code est incorrect. Il vous reste 4 essais." in first.text
     for _ in range(phone_change.MAX_ATTEMPTS - 1):
         last = walker.post(CODE_PAGE, {"code": wrong})
     assert last.status_code == 302 and last.headers["Location"].endswith(PAGE)
