@@ -74,9 +74,7 @@ def authenticate(
     try:
         lockout.check(identifier, account, origin, kind, device)
     except lockout.Throttled:
-        audit.record(
-            "login.throttled", account_id=account.id if account else None, origin=origin
-        )
+        audit.record("login.throttled", account_id=account.id if account else None, origin=origin)
         raise
     ok, new_hash = verify_password(account.password_hash if account else None, password)
     if account is None or not ok:
