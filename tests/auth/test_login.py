@@ -151,7 +151,7 @@ def test_audit_records_failures_without_secrets(app, client, factories):
     post_login(client, "ghost@example.fr", "Secret-guess-99")
     with app.app_context():
         rows = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.event == "login.failed")
+            select(AuditEvent).where(AuditEvent.event == "login.failed").order_by(AuditEvent.id)
         ).all()
     assert [r.details["reason"] for r in rows] == ["bad_password", "unknown_identifier"]
     assert all("Secret-guess-99" not in str(r.details) for r in rows)
