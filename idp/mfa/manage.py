@@ -65,12 +65,8 @@ def _password_ok(account: Account, password: str | None) -> bool:
 
 def _proved(account: Account, form: ProveForm, origin: audit.Origin) -> bool:
     """The password or a current code of the app is right (the refusal is audited)."""
-    if form.password.data and account.password_hash:
-        ok, new_hash = verify_password(account.password_hash, form.password.data)
-        if ok:
-            if new_hash:
-                account.password_hash = new_hash
-            return True
+    if _password_ok(account, form.password.data):
+        return True
     if form.code.data:
         cred = services.enabled_totp(account.id)
         if cred is not None and services.check_totp(cred, form.code.data):
