@@ -79,7 +79,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_ENABLED=settings.get("RATELIMIT_ENABLED", True),
     )
     if settings["DATABASE_URL"].startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+        from idp.sqlite import WriterLockedConnection
+
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 15, "factory": WriterLockedConnection}
+        }
     if settings["TRUSTED_PROXIES"]:
         # The client address (rate limits per network, audit) from X-Forwarded-For, as set
         # by this many proxies; without them request.remote_addr is the proxy's address.

@@ -51,6 +51,9 @@ class Defaults:
     ACCESS_TOKEN_LIFETIME = 600
     ID_TOKEN_LIFETIME = 600
     REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600
+    # Seconds a worker keeps a portal's registration for /token, /introspect and /revoke
+    # (0: read it on every request). A change made in the same process applies at once.
+    CLIENT_CACHE_SECONDS = 5
     SESSION_LIFETIME = 12 * 3600
     # Access tokens: "opaque" (random, 43 characters) or "jwt" (RFC 9068); both stored hashed.
     ACCESS_TOKEN_FORMAT = "opaque"  # noqa: S105 (a format name, not a secret)

@@ -102,6 +102,7 @@ def make_app(app, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def clean_tables(app):
     yield
+    app.extensions["idp_client_cache"].clear()  # the rows go below, without the ORM
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

@@ -14,6 +14,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -27,11 +28,15 @@ from authlib.oidc.core.util import create_half_hash
 from flask import Flask
 from flask import current_app
 from flask import g
+from flask import has_app_context
 from flask import has_request_context
+from flask import request
 from joserfc import jwt
 from sqlalchemy import bindparam
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import DetachedInstanceError
@@ -69,7 +74,11 @@ class _Statements:
         self.session_by_sid = select(BrowserSession).where(BrowserSession.sid == bindparam("sid"))
         table = Token.__table__
         self.token_insert = table.insert()
-        self.rotate = update(table).where(table.c.id == bindparam("token_id"))
+        # Only a token not rotated yet: of two requests presenting the same token at the
+        # same time, the second to write finds no row (RefreshTokenGrant.revoke_old_credential).
+        self.rotate = update(table).where(
+            table.c.id == bindparam("token_id"), table.c.rotated_at.is_(None)
+        )
 
 
 @functools.cache
@@ -81,19 +90,64 @@ def keystore():
     return current_app.extensions["idp_keys"]
 
 
+# The endpoints that portals' back-ends call, where a grant costs about a millisecond and
+# reading the portal's registration was a fifth of it: there the registration is kept in
+# the process for CLIENT_CACHE_SECONDS (ClientCache).
+CACHED_CLIENT_ENDPOINTS = frozenset({"oidc.token", "oidc.introspect", "oidc.revoke"})
+
+
+class ClientCache:
+    """Portals' registrations kept per app and process, as detached ORM instances.
+
+    Only found portals are kept, so unknown client_ids cannot grow it. A commit that
+    adds, changes or deletes a portal drops it from the cache of the app that committed
+    (`_note_client_changes`); other processes see the change when their copy expires.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[str, tuple[float, Client]] = {}
+
+    def get(self, client_id: str) -> Client | None:
+        entry = self._entries.get(client_id)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._entries.pop(client_id, None)
+            return None
+        return entry[1]
+
+    def put(self, client: Client) -> None:
+        if self.seconds > 0:
+            self._entries[client.client_id] = (time.monotonic() + self.seconds, client)
+
+    def drop(self, client_ids: set[str]) -> None:
+        for client_id in client_ids:
+            self._entries.pop(client_id, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def client_cache() -> ClientCache:
+    return current_app.extensions["idp_client_cache"]
+
+
 def query_client(client_id: str) -> Client | None:
     """The enabled portal with this client_id, looked up once per request.
 
     A login calls this up to eight times (the login page, the federation buttons,
     /authorize twice, /token…); the ORM instance is the same each time anyway, so keep it
     in `g`. `disabled` is read on every call (a commit expires the instance, so a change
-    committed during the request is seen).
+    committed during the request is seen). The machine endpoints use the process-wide
+    ClientCache instead.
     """
     if not client_id:
         return None
-    cache: dict[str, Client] | None = (
-        g.setdefault("idp_clients", {}) if has_request_context() else None
-    )
+    in_request = has_request_context()
+    if in_request and request.endpoint in CACHED_CLIENT_ENDPOINTS:
+        return _query_client_cached(client_id)
+    cache: dict[str, Client] | None = g.setdefault("idp_clients", {}) if in_request else None
     client = cache.get(client_id) if cache is not None else None
     if client is not None:
         try:
@@ -104,6 +158,44 @@ def query_client(client_id: str) -> Client | None:
     if client is not None and cache is not None:
         cache[client_id] = client
     return None if client is None or client.disabled else client
+
+
+def _query_client_cached(client_id: str) -> Client | None:
+    shared = client_cache()
+    client = shared.get(client_id)
+    if client is None:
+        client = db.session.scalar(_stmt().client_by_id, {"client_id": client_id})
+        if client is None:
+            return None
+        if shared.seconds > 0:
+            # Detached, every column loaded: later requests read it without the session.
+            db.session.expunge(client)
+            shared.put(client)
+    return None if client.disabled else client
+
+
+def _note_client_changes(session: Any, flush_context: Any, instances: Any) -> None:
+    changed = session.info.setdefault("idp_changed_clients", set())
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, Client):
+            changed.add(instance.client_id)
+
+
+def _drop_changed_clients(session: Any) -> None:
+    changed = session.info.pop("idp_changed_clients", None)
+    if changed and has_app_context():
+        cache = current_app.extensions.get("idp_client_cache")
+        if cache is not None:
+            cache.drop(changed)
+
+
+def _forget_client_changes(session: Any) -> None:
+    session.info.pop("idp_changed_clients", None)
+
+
+event.listen(Session, "before_flush", _note_client_changes)
+event.listen(Session, "after_commit", _drop_changed_clients)
+event.listen(Session, "after_rollback", _forget_client_changes)
 
 
 def revoke_family(family_id: str, reason: str, client_id: str | None = None) -> int:
@@ -257,9 +349,18 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         now = utcnow()
-        db.session.connection().execute(
+        rotated = db.session.connection().execute(
             _stmt().rotate, {"token_id": refresh_token.id, "rotated_at": now}
         )
+        if rotated.rowcount != 1:
+            # Another request rotated this token since we read it: the same token was used
+            # twice at once. Nothing of this request is kept (its new token, its audit
+            # row), and the family is revoked as for any reuse.
+            family_id, client_id = refresh_token.family_id, refresh_token.client_id
+            db.session.rollback()
+            revoke_family(family_id, "refresh_reuse", client_id)
+            db.session.commit()
+            raise InvalidGrantError()
         # The row in memory says the same, without a second UPDATE at the flush.
         set_committed_value(refresh_token, "rotated_at", now)
 
@@ -441,6 +542,7 @@ def _make_token_generator(app: Flask) -> BearerTokenGenerator:
 def build_server(app: Flask) -> AuthorizationServer:
     """Create this app's authorization server (never a module-level singleton)."""
     server = AuthorizationServer()
+    app.extensions["idp_client_cache"] = ClientCache(app.config["CLIENT_CACHE_SECONDS"])
     server.init_app(app, query_client=query_client, save_token=save_token)
     server.register_token_generator("default", _make_token_generator(app))
     server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), OpenIDCodeExtension()])

@@ -170,3 +170,46 @@ def test_client_credentials_refused_to_public_clients(client, factories):
     )
     assert response.status_code in {400, 401}
     assert response.get_json()["error"] in {"invalid_client", "unauthorized_client"}
+
+
+def test_two_simultaneous_uses_of_one_refresh_token_do_not_fork_the_chain(
+    app, client, flow, person, monkeypatch
+):
+    """Both requests read the token before either rotates it: the second to rotate must
+    find it rotated, get invalid_grant and revoke the family, not get a chain of its own."""
+    from sqlalchemy import func
+    from sqlalchemy import select
+    from sqlalchemy import update
+
+    from idp.extensions import db
+    from idp.models import utcnow
+    from idp.oidc import server as oidc_server
+    from idp.oidc.models import Token
+    from idp.security import tokens
+
+    first = flow.tokens(person)
+    digest = tokens.sha256(first["refresh_token"])
+    original = oidc_server.RefreshTokenGrant.authenticate_refresh_token
+
+    def rotated_meanwhile(self, refresh_token):
+        found = original(self, refresh_token)
+        # The other request rotates the same token and commits between our read and write.
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(Token).where(Token.refresh_token_hash == digest).values(rotated_at=utcnow())
+            )
+        return found
+
+    monkeypatch.setattr(
+        oidc_server.RefreshTokenGrant, "authenticate_refresh_token", rotated_meanwhile
+    )
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(Token))
+    assert_invalid_grant(refresh(client, flow.portal, first["refresh_token"]))
+    monkeypatch.undo()
+
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Token)) == before
+        issued = db.session.scalars(select(Token)).all()
+        assert issued and all(t.revoked_at is not None for t in issued)
+    assert userinfo_status(client, first["access_token"]) == 401

@@ -1,0 +1,102 @@
+"""SQLite writers queue on a file lock instead of SQLite's sleeping busy handler.
+
+These tests use their own database file, whatever database the suite runs on.
+"""
+
+import sqlite3
+import threading
+import time
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
+import idp.extensions  # noqa: F401 - registers the connection pragmas on every Engine
+from idp.sqlite import WriterLockedConnection
+
+
+@pytest.fixture
+def path(tmp_path):
+    database = tmp_path / "w.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (n INTEGER)")
+    return database
+
+
+def connect(path, timeout=0.0):
+    # timeout=0: without the file lock, a second writer fails at once ("database is locked").
+    return sqlite3.connect(
+        path, timeout=timeout, factory=WriterLockedConnection, check_same_thread=False
+    )
+
+
+def test_the_app_engine_still_gets_its_pragmas(path):
+    engine = create_engine(
+        f"sqlite:///{path}", connect_args={"timeout": 15, "factory": WriterLockedConnection}
+    )
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    engine.dispose()
+
+
+def test_a_second_writer_waits_for_the_first_commit_instead_of_failing(path):
+    first, second = connect(path), connect(path)
+    first.execute("INSERT INTO t VALUES (1)")  # holds the write lock until its commit
+    done = threading.Event()
+    errors = []
+
+    def write():
+        try:
+            second.execute("INSERT INTO t VALUES (2)")
+            second.commit()
+        except sqlite3.Error as exc:  # pragma: no cover - the failure this test guards against
+            errors.append(exc)
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    assert not done.wait(0.2), "the second writer did not wait"
+    first.commit()
+    assert done.wait(5)
+    thread.join()
+    assert errors == []
+    assert [row[0] for row in first.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
+    first.close()
+    second.close()
+
+
+@pytest.mark.parametrize("end", ["rollback", "close"])
+def test_the_lock_is_released_by_a_rollback_or_a_close(path, end):
+    first, second = connect(path), connect(path)
+    first.execute("INSERT INTO t VALUES (1)")
+    getattr(first, end)()
+    started = time.monotonic()
+    second.execute("INSERT INTO t VALUES (2)")
+    second.commit()
+    assert time.monotonic() - started < 1
+    second.close()
+    if end == "rollback":
+        first.close()
+
+
+def test_readers_do_not_wait_for_a_writer(path):
+    writer, reader = connect(path), connect(path)
+    writer.execute("INSERT INTO t VALUES (1)")
+    started = time.monotonic()
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    assert time.monotonic() - started < 0.5
+    writer.commit()
+    writer.close()
+    reader.close()
+
+
+def test_in_memory_databases_work_without_a_lock_file():
+    conn = sqlite3.connect(":memory:", factory=WriterLockedConnection)
+    conn.execute("CREATE TABLE t (n INTEGER)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    assert conn.execute("SELECT n FROM t").fetchall() == [(1,)]
+    conn.close()
