@@ -4,6 +4,6 @@ demo:  ## install everything and run idp with demo data
 test:  ## install everything and run the whole test suite
 	scripts/test.sh
 bench:  ## measure throughput and latency (see bench/README.md)
-	scripts/install.sh && .venv/bin/python bench/bench.py
+	WITH_WRK=1 scripts/install.sh && .venv/bin/python bench/bench.py
 lint:
 	.venv/bin/ruff check idp tests demo bench

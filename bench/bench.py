@@ -2,12 +2,14 @@
 
     python bench/bench.py [--db sqlite|postgresql|both] [--duration 10] [--concurrency 8]
                           [--workers 2] [--threads 0] [--scale] [--json results.json]
+                          [--load-generator auto|wrk|python]
 
 For each database: a fresh database (SQLite file in a temporary directory, or the
 PostgreSQL database of IDP_BENCH_PG_URL, created if missing and emptied), the
 Alembic migrations, a signing key, a confidential client and an account hashed with
 the production argon2id cost; then `gunicorn -w 2 wsgi:app` on 127.0.0.1 and a
-bounded load from this process (threads, one requests.Session each):
+bounded load: wrk (bench/wrk/*.lua) for the grant phases when it is installed, else
+threads of this process (one requests.Session each), which always run the logins:
 
   a) refresh_token grants (each thread rotates its own refresh token chain)
   b) client_credentials grants
@@ -32,6 +34,7 @@ import math
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import statistics
@@ -41,6 +44,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
@@ -78,6 +82,9 @@ TARGETS = {
 }
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*\svalue="([^"]+)"')
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+WRK_DIR = Path(__file__).resolve().parent / "wrk"
+WRK_MARK = "BENCH-WRK-JSON "
+PYTHON_GENERATOR = "python requests"
 
 
 # ---------------------------------------------------------------------------
@@ -605,6 +612,9 @@ class Phase:
     client_cpu_s: float = 0.0
     first_error: str | None = None
     steps_ms: dict[str, float] = field(default_factory=dict)
+    generator: str = PYTHON_GENERATOR
+    #: wrk only: its error counts, the scripts' counters and the rotation check.
+    checks: dict[str, Any] = field(default_factory=dict)
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -687,7 +697,197 @@ def _cpu_per_op(phase: Phase) -> float:
     return phase.server_cpu_s / max(phase.ops, 1) or math.nan
 
 
-def measure(server: Server, setup: Setup, concurrency: int, duration: float) -> dict[str, Phase]:
+# wrk (grant phases) ---------------------------------------------------------
+@dataclass
+class Wrk:
+    """wrk, the native load generator of the grant phases (Debian package `wrk`)."""
+
+    path: str
+    version: str
+    threads: int
+    connections: int
+
+    @classmethod
+    def find(cls, concurrency: int) -> Wrk | None:
+        path = shutil.which("wrk")
+        if path is None:
+            return None
+        # `wrk -v` prints "wrk debian/4.1.0-3+b2 [epoll] Copyright…" and exits with 1.
+        shown = subprocess.run(
+            [path, "-v"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.split()
+        version = shown[1] if len(shown) > 1 else "?"
+        # wrk gives each thread connections // threads connections: keep them all.
+        threads = 2 if concurrency % 2 == 0 else 1
+        return cls(path=path, version=version, threads=threads, connections=concurrency)
+
+    def run(
+        self, name: str, server: Server, duration: float, script: str, args: list[str]
+    ) -> Phase:
+        """Run wrk for one phase; server CPU and wrk's own CPU around it, like run_phase."""
+        seconds = max(1, round(duration))  # wrk's -d takes whole seconds
+        command = [
+            self.path,
+            "-t",
+            str(self.threads),
+            "-c",
+            str(self.connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            f"{HTTP_TIMEOUT}s",
+            "-s",
+            str(WRK_DIR / script),
+            server.base,
+            "--",
+            *args,
+        ]
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_before, own_before = server.cpu_seconds(), time.process_time()
+        finished = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 2 * HTTP_TIMEOUT + 30,
+            check=False,
+        )
+        cpu_after, own_after = server.cpu_seconds(), time.process_time()
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # wrk is the only child that exits meanwhile (gunicorn runs on).
+        wrk_cpu = (children_after.ru_utime - children_before.ru_utime) + (
+            children_after.ru_stime - children_before.ru_stime
+        )
+        lines = [x for x in finished.stdout.splitlines() if x.startswith(WRK_MARK)]
+        if finished.returncode != 0 or not lines:
+            raise RuntimeError(
+                f"wrk failed ({finished.returncode}) in phase {name}: "
+                f"{finished.stderr.strip()[-2000:]}\n{finished.stdout.strip()[-2000:]}"
+            )
+        out = json.loads(lines[-1].removeprefix(WRK_MARK))
+        wrk_errors = out["errors"]
+        # wrk counts only statuses > 399; the scripts count every non-2xx response and
+        # every 2xx without the expected token (bad_body).
+        transport = sum(wrk_errors[k] for k in ("connect", "read", "write", "timeout"))
+        errors = out["non2xx"] + out["bad_body"] + transport
+        elapsed = out["duration_us"] / 1e6
+        first_error = None
+        if errors:
+            parts = [
+                f"{out['non2xx']} non-2xx responses" if out["non2xx"] else "",
+                f"{out['bad_body']} 2xx without the token" if out["bad_body"] else "",
+                *(f"{v} {k} errors" for k, v in wrk_errors.items() if v and k != "status"),
+            ]
+            first_error = "wrk: " + ", ".join(p for p in parts if p)
+            if out["first_error"]:
+                first_error += f"; first: {out['first_error'][:160]}"
+        latency = out["latency_us"]
+        return Phase(
+            name=name,
+            ops=out["ok"],
+            errors=errors,
+            seconds=elapsed,
+            p50_ms=latency["p50"] / 1000,
+            p99_ms=latency["p99"] / 1000,
+            mean_ms=latency["mean"] / 1000,
+            per_s=out["ok"] / elapsed if elapsed else 0.0,
+            server_cpu_s=cpu_after - cpu_before,
+            client_cpu_s=wrk_cpu + (own_after - own_before),
+            first_error=first_error,
+            generator="wrk",
+            checks={
+                "wrk_cpu_s": wrk_cpu,
+                "requests": out["requests"],
+                "errors": wrk_errors,
+                **{k: out[k] for k in ("ok", "non2xx", "bad_body", "empty_queue")},
+                "ok_per_thread": out["ok_per_thread"],
+                # Every response wrk read went through response(): ok, non2xx or bad_body.
+                "responses_add_up": out["requests"] == out["ok"] + out["non2xx"] + out["bad_body"],
+            },
+        )
+
+
+def _db_scalar(url: str, query: str, params: tuple = ()) -> int:
+    """One integer from the bench database, outside the server (bookkeeping, untimed)."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30)
+        try:
+            return int(conn.execute(query, params).fetchone()[0] or 0)
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(_pg_conninfo(url)) as conn:
+        return int(conn.execute(query.replace("?", "%s"), params).fetchone()[0] or 0)
+
+
+def _max_token_id(url: str) -> int:
+    return _db_scalar(url, "SELECT max(id) FROM oauth_token")
+
+
+def wrk_refresh(
+    wrk: Wrk, server: Server, setup: Setup, client: Client, duration: float, workdir: Path
+) -> Phase:
+    """Refresh grants with wrk: one fresh token chain per connection, then a rotation check."""
+    before_logins = _max_token_id(setup.url)
+    with ThreadPoolExecutor(max_workers=wrk.connections) as pool:
+        tokens = list(pool.map(lambda _: client.login()["refresh_token"], range(wrk.connections)))
+    # A new file for every measure() (--scale runs it again): these tokens are unused.
+    path = workdir / f"refresh-tokens-{secrets.token_hex(4)}.txt"
+    path.write_text("".join(f"{token}\n" for token in tokens))
+    before = _max_token_id(setup.url)
+    args = [str(path), str(wrk.threads), setup.client_id, setup.client_secret]
+    phase = wrk.run("refresh", server, duration, "refresh.lua", args)
+    # Each successful refresh grant inserts one token row (and marks the old one rotated).
+    # Requests still in flight when wrk stopped may add up to one per connection; a
+    # rotated token sent again would revoke its family (revoked_at set).
+    issued = _db_scalar(setup.url, "SELECT count(*) FROM oauth_token WHERE id > ?", (before,))
+    revoked = _db_scalar(
+        setup.url,
+        "SELECT count(*) FROM oauth_token WHERE id > ? AND revoked_at IS NOT NULL",
+        (before_logins,),
+    )
+    ok = phase.checks["ok"]
+    rotated = ok <= issued <= ok + wrk.connections and revoked == 0
+    phase.checks.update(
+        {
+            "tokens_given": len(tokens),
+            "server_tokens_issued": issued,
+            "server_tokens_revoked": revoked,
+            "rotation_ok": rotated and phase.checks["responses_add_up"],
+        }
+    )
+    if not phase.checks["rotation_ok"]:
+        problem = (
+            f"rotation check failed: {ok} refresh grants answered, {issued} tokens issued by "
+            f"the server, {revoked} revoked, {phase.checks['requests']} responses"
+        )
+        phase.errors = max(phase.errors, 1)
+        phase.first_error = f"{phase.first_error}; {problem}" if phase.first_error else problem
+    return phase
+
+
+def wrk_client_credentials(wrk: Wrk, server: Server, setup: Setup, duration: float) -> Phase:
+    phase = wrk.run(
+        "client_credentials", server, duration, "cc.lua", [setup.client_id, setup.client_secret]
+    )
+    if not phase.checks["responses_add_up"]:
+        phase.errors = max(phase.errors, 1)
+        problem = "wrk: responses do not add up (ok + non-2xx + bad body ≠ requests)"
+        phase.first_error = f"{phase.first_error}; {problem}" if phase.first_error else problem
+    return phase
+
+
+def measure(
+    server: Server,
+    setup: Setup,
+    concurrency: int,
+    duration: float,
+    wrk: Wrk | None = None,
+    workdir: Path | None = None,
+) -> dict[str, Phase]:
+    """The three phases; the grant phases with wrk if given, else with Python threads."""
     client = Client(server.base, setup)
 
     def refresh_init() -> dict[str, Any]:
@@ -726,13 +926,20 @@ def measure(server: Server, setup: Setup, concurrency: int, duration: float) -> 
         client.login()
         client.token(warm, {"grant_type": "client_credentials"})
 
-    phases = {
-        "refresh": run_phase("refresh", server, concurrency, duration, refresh_init, refresh),
-        "client_credentials": run_phase(
-            "client_credentials", server, concurrency, duration, cc_init, client_credentials
-        ),
-        "login": run_phase("login", server, concurrency, duration, lambda: None, login),
-    }
+    if wrk is not None:
+        assert workdir is not None
+        phases = {
+            "refresh": wrk_refresh(wrk, server, setup, client, duration, workdir),
+            "client_credentials": wrk_client_credentials(wrk, server, setup, duration),
+        }
+    else:
+        phases = {
+            "refresh": run_phase("refresh", server, concurrency, duration, refresh_init, refresh),
+            "client_credentials": run_phase(
+                "client_credentials", server, concurrency, duration, cc_init, client_credentials
+            ),
+        }
+    phases["login"] = run_phase("login", server, concurrency, duration, lambda: None, login)
     done = phases["login"].ops or 1
     phases["login"].steps_ms = {k: v / done * 1000 for k, v in steps.items()}
     return phases
@@ -804,6 +1011,25 @@ def _ok(condition: bool) -> str:
     return "ok" if condition else "MISSED"
 
 
+def _wrk_check(phase: dict[str, Any]) -> str:
+    """What the wrk scripts counted, and the refresh rotation check; empty for Python."""
+    checks = phase.get("checks") or {}
+    if not checks:
+        return ""
+    text = (
+        f"wrk: {checks['requests']} responses, {checks['ok']} ok, "
+        f"{checks['non2xx']} non-2xx; wrk CPU {checks['wrk_cpu_s']:.2f} s"
+    )
+    if "rotation_ok" in checks:
+        text += (
+            f"; rotation: {checks['server_tokens_issued']} tokens issued by the server "
+            f"for {checks['ok']} grants answered (≤ {checks['tokens_given']} in flight at "
+            f"the stop), {checks['server_tokens_revoked']} revoked, "
+            f"{checks['empty_queue']} empty queue → {_ok(checks['rotation_ok'])}"
+        )
+    return text
+
+
 def report(result: dict[str, Any]) -> None:
     t = TARGETS
     base = result["baseline"]
@@ -811,13 +1037,23 @@ def report(result: dict[str, Any]) -> None:
     print(f"== idp bench: {result['db']} ==")
     print(
         f"gunicorn -w {result['workers']} ({result.get('worker_class', 'sync')}), "
-        f"{result['concurrency']} client threads, "
+        f"{result['concurrency']} concurrent clients, "
         f"{result['duration']:g} s per phase, access tokens "
         f"{result['access_token_format']}, {result['cpus']} CPUs, "
         f"load average before {result['loadavg_before']}"
     )
+    wrk = result.get("wrk")
+    generator = result.get("load_generator", PYTHON_GENERATOR)
+    grants = (
+        f"wrk {wrk['version']}, {wrk['threads']} threads, {wrk['connections']} connections"
+        if wrk
+        else f"python requests, {result['concurrency']} threads"
+    )
+    print(
+        f"load generator: grants {grants}; logins python requests, {result['concurrency']} threads"
+    )
     header = (
-        f"{'':28}{'ops/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+        f"{'measured by ' + generator:28}{'ops/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
         f"{'CPU ms/op':>10}{'ceiling/s':>10}  target"
     )
     print(header)
@@ -844,6 +1080,9 @@ def report(result: dict[str, Any]) -> None:
         )
         if phase.get("first_error"):
             print(f"{'':28}first error: {phase['first_error']}")
+        check = _wrk_check(phase)
+        if check:
+            print(f"{'':28}{check}")
     print(
         f"{'':28}ceiling = {cpus} CPUs / server CPU per op: the most this stack could do "
         "with the whole machine (database CPU not included)"
@@ -863,7 +1102,8 @@ def report(result: dict[str, Any]) -> None:
         f"(target ≤ {t['login_cpu_pct']} %) {_ok(cpu['login_cpu_pct'] <= t['login_cpu_pct'])}"
     )
     print(
-        f"load generator             {cpu['client_cpu_share']:.0f} % of the machine's CPU "
+        f"{'load generator (' + generator + ')':26} "
+        f"{cpu['client_cpu_share']:.0f} % of the machine's CPU "
         "during the grant phases (same machine)"
     )
     fmt = result.get("token_format_cost")
@@ -908,6 +1148,11 @@ def report(result: dict[str, Any]) -> None:
                 f"{ratio['p50']:8.2f}{ratio['p99']:8.2f}{ratio['cpu']:10.2f}"
                 f"  {_ok(worst <= t['scale_ratio'])}"
             )
+            if phase["errors"]:
+                print(f"{'':28}{phase['errors']} errors; first: {phase['first_error']}")
+            check = _wrk_check(phase)
+            if check and not phase["checks"].get("rotation_ok", True):
+                print(f"{'':28}{check}")
 
 
 def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -919,6 +1164,7 @@ def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         # The 1,000-account baseline (the bench account is one of them).
         bulk_seed(setup, range(1, BASELINE_ACCOUNTS), range(0, BASELINE_TOKENS))
         server = Server(setup, args.workers, workdir, args.access_token_format, args.threads)
+        wrk = Wrk.find(args.concurrency) if args.load_generator != "python" else None
         server.start()
         idle_memory = server.memory_mb()
         result: dict[str, Any] = {
@@ -931,8 +1177,11 @@ def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "loadavg_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "python": platform.python_version(),
             "access_token_format": args.access_token_format or "default",
+            # What measured the grant phases (logins: always Python threads).
+            "load_generator": "wrk" if wrk else PYTHON_GENERATOR,
+            "wrk": asdict(wrk) if wrk else None,
         }
-        baseline = measure(server, setup, args.concurrency, args.duration)
+        baseline = measure(server, setup, args.concurrency, args.duration, wrk, workdir)
         argon = argon2_verify_cpu(setup.password_hash)
         result["token_format_cost"] = token_format_cost(setup.keys_dir)
         login = baseline["login"]
@@ -962,7 +1211,7 @@ def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 range(BASELINE_ACCOUNTS, args.scale_accounts),
                 range(BASELINE_TOKENS, args.scale_tokens),
             )
-            scaled = measure(server, setup, args.concurrency, args.duration)
+            scaled = measure(server, setup, args.concurrency, args.duration, wrk, workdir)
             result["scale"] = {
                 "accounts": args.scale_accounts,
                 "tokens": args.scale_tokens,
@@ -997,7 +1246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="client threads (wrk: connections)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument(
         "--threads", type=int, default=0, help="gthread worker threads (0: sync workers)"
@@ -1012,6 +1263,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["opaque", "jwt"],
         help="IDP_ACCESS_TOKEN_FORMAT of the server (default: idp's own default)",
     )
+    parser.add_argument(
+        "--load-generator",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="grant phases: wrk (bench/wrk/*.lua), Python threads, or auto: wrk if on PATH",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
@@ -1021,6 +1278,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("threads must be 0..16")
     if args.scale_accounts <= BASELINE_ACCOUNTS or args.scale_tokens <= BASELINE_TOKENS:
         parser.error("the scale sizes must exceed the baseline")
+    if args.load_generator != "python" and shutil.which("wrk") is None:
+        if args.load_generator == "wrk":
+            parser.error("wrk is not on PATH (apt-get install wrk)")
+        print(
+            "wrk not found (apt-get install wrk): the grant phases use Python threads",
+            file=sys.stderr,
+        )
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = []
     for kind in kinds:

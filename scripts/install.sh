@@ -20,4 +20,12 @@ if [ "${WITH_BROWSER:-0}" = "1" ] && [ ! -x /usr/bin/chromium ]; then
     sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
   fi
 fi
+if [ "${WITH_WRK:-0}" = "1" ] && ! command -v wrk >/dev/null; then
+  # The benchmark's load generator (bench/README.md); it falls back to Python without it.
+  if [ "$(id -u)" = "0" ]; then
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
+  fi
+fi
 .venv/bin/pybabel -q compile -d idp/translations
