@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
+from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
@@ -105,8 +109,35 @@ def _setting(name: str) -> int:
     return int(current_app.config[name])
 
 
+class _Statements:
+    """The statements of every login, built once: building and hashing a statement costs
+    about as much as running it."""
+
+    def __init__(self) -> None:
+        by_key = LoginThrottle.key_hash == bindparam("key")
+        locks_account = and_(
+            LoginThrottle.account_id == bindparam("account_id"),
+            LoginThrottle.locked_until > bindparam("now"),
+        )
+        self.row = select(LoginThrottle).where(by_key)
+        # check(): the identifier's row and any live lock of the account, in one query.
+        self.row_or_account_lock = select(LoginThrottle).where(or_(by_key, locks_account))
+        self.account_lock = select(LoginThrottle.id).where(locks_account).limit(1)
+        # A Core DELETE: the ORM's would try to find the row among the loaded ones by
+        # evaluating the criteria in Python, where a bound parameter has no value. The row
+        # check() may have loaded is clean (check flushes what it changes) and not read
+        # again before the commit.
+        table = LoginThrottle.__table__
+        self.delete_row = delete(table).where(table.c.key_hash == bindparam("key"))
+
+
+@functools.cache
+def _stmt() -> _Statements:
+    return _Statements()
+
+
 def _row(key: str) -> LoginThrottle | None:
-    return db.session.scalar(select(LoginThrottle).where(LoginThrottle.key_hash == key))
+    return db.session.scalar(_stmt().row, {"key": key})
 
 
 def wait_seconds(failures: int) -> int:
@@ -176,14 +207,21 @@ def check(
     if device is not None and account is not None:
         return
     now = utcnow()
-    row = _row(key_of(identifier, kind))
+    key = key_of(identifier, kind)
+    # The identifier's row, and a lock taken through another identifier of the same
+    # account (its username, its NIR…): one query, the same for every identifier (without
+    # an account, `account_id = NULL` matches nothing).
+    found = db.session.scalars(
+        _stmt().row_or_account_lock,
+        {"key": key, "account_id": account.id if account is not None else None, "now": now},
+    ).all()
+    row = next((r for r in found if r.key_hash == key), None)
     if row is not None:
         if _expire(row, now, origin):
             db.session.flush()  # record_failure then counts from the reset value
         if _refused_now(row, now):
             raise Throttled()
-    # A lock taken through another identifier of the same account (its username, its NIR…).
-    if account is not None and is_locked(account):
+    if any(r.key_hash != key for r in found):
         raise Throttled()
 
 
@@ -267,22 +305,13 @@ def record_success(
     From a trusted device the identifier's failures stay: they were earned by other
     clients, which remain locked out.
     """
-    if device is not None:
-        db.session.execute(
-            delete(LoginThrottle).where(LoginThrottle.key_hash == device_key(device))
-        )
-        return
-    key = key_of(identifier, kind)
-    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key_hash == key))
+    key = device_key(device) if device is not None else key_of(identifier, kind)
+    db.session.execute(_stmt().delete_row, {"key": key})
 
 
 def is_locked(account: Account) -> bool:
     """Whether the account is locked now, through any of its identifiers."""
-    found = db.session.scalar(
-        select(LoginThrottle.id)
-        .where(LoginThrottle.account_id == account.id, LoginThrottle.locked_until > utcnow())
-        .limit(1)
-    )
+    found = db.session.scalar(_stmt().account_lock, {"account_id": account.id, "now": utcnow()})
     return found is not None
 
 

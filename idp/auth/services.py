@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+from sqlalchemy import bindparam
 from sqlalchemy import select
 
 from idp.auth import lockout
@@ -18,6 +21,16 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+@functools.cache
+def _by_email_or_username() -> tuple:
+    """The two lookups of find_account, built once: building and hashing a statement
+    costs about as much as running it."""
+    return (
+        select(Account).where(Account.email == bindparam("value")),
+        select(Account).where(Account.username == bindparam("value")),
+    )
+
+
 # Login identifiers other than email/username, with the validator that normalises them.
 IDENTIFIER_KINDS = ("nir", "finess", "ine")
 
@@ -30,9 +43,10 @@ def find_account(identifier: str, kind: str = "any") -> Account | None:
     if kind in IDENTIFIER_KINDS:
         return _by_identifier(kind, ident)
     # Two lookups on unique indexes (an OR would scan the table on SQLite and PostgreSQL).
-    found = db.session.scalar(select(Account).where(Account.email == normalise_email(ident)))
+    by_email, by_username = _by_email_or_username()
+    found = db.session.scalar(by_email, {"value": normalise_email(ident)})
     if found is None:
-        found = db.session.scalar(select(Account).where(Account.username == ident.lower()))
+        found = db.session.scalar(by_username, {"value": ident.lower()})
     return found
 
 

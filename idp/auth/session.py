@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from flask import current_app
 from flask import g
 from flask import request
+from sqlalchemy import bindparam
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -47,15 +49,19 @@ def open_session(
     return session_row, secret
 
 
+@functools.cache
+def _by_token_hash():
+    # Built once: building and hashing the statement costs about as much as running it.
+    return select(BrowserSession).where(BrowserSession.token_hash == bindparam("digest"))
+
+
 def current_session() -> BrowserSession | None:
     """The live SSO session of this browser, if any (looked up once per request)."""
     if "sso_session" not in g:
         raw = request.cookies.get(COOKIE)
         found = None
         if raw:
-            found = db.session.scalar(
-                select(BrowserSession).where(BrowserSession.token_hash == tokens.sha256(raw))
-            )
+            found = db.session.scalar(_by_token_hash(), {"digest": tokens.sha256(raw)})
             if found is not None and (not found.is_live or not found.account.is_active):
                 found = None
         g.sso_session = found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
@@ -32,6 +33,8 @@ from idp.oidc import backchannel
 from idp.oidc.server import query_client
 from idp.security import audit
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def safe_next(value: str | None) -> str | None:
     """A local path to return to, or None (no open redirect)."""
@@ -39,7 +42,7 @@ def safe_next(value: str | None) -> str | None:
         return None
     # Control characters: browsers drop tabs and newlines (so "/\t/x" means "//x"), and a
     # newline in a Location header is refused by Werkzeug (a 500).
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if _CONTROL_CHARACTER.search(value):
         return None
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
@@ -114,16 +117,18 @@ def login() -> Any:
             # A second factor due: no SSO session yet, the factor page opens it.
             # The device cookie is earned by the password: the second factor, when due,
             # is still asked; the cookie only spares this browser the locks of strangers.
+            # The response is built before the commit: after it, reading account.sub for
+            # the device cookie would load the account again.
             if (second_factor := mfa.after_password(account, next_url, origin)) is not None:
-                db.session.commit()
                 response = current_app.make_response(second_factor)
                 known_devices.remember(response, account, devices)
+                db.session.commit()
                 return response
             secret = sso.open_session(account, ["pwd"], "eidas1", origin)[1]
-            db.session.commit()
             response = redirect(next_url or url_for("auth.home"))
             sso.set_cookie(response, secret)
             known_devices.remember(response, account, devices)
+            db.session.commit()
             return response
         db.session.commit()
     signup_url = url_for("enrolment.start", journey=journey_name, next=next_url)

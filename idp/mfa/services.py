@@ -6,12 +6,14 @@ Plain functions: they may add and flush, never commit, never read the request.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import pyotp
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import or_
@@ -130,8 +132,15 @@ def upgrade_session(sso_session: BrowserSession, method: str, origin: audit.Orig
 
 
 # TOTP ---------------------------------------------------------------------
+@functools.cache
+def _totp_by_account():
+    # Built once (every password login reads it): building and hashing the statement
+    # costs about as much as running it.
+    return select(TotpCredential).where(TotpCredential.account_id == bindparam("account_id"))
+
+
 def totp_of(account_id: int) -> TotpCredential | None:
-    return db.session.scalar(select(TotpCredential).where(TotpCredential.account_id == account_id))
+    return db.session.scalar(_totp_by_account(), {"account_id": account_id})
 
 
 def enabled_totp(account_id: int) -> TotpCredential | None:
