@@ -57,6 +57,19 @@ def portal_logo(portal: Any) -> str | None:
     return uri
 
 
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+CSP_IMG_SRC = "'self' data:"
+CSP = (
+    "default-src 'self'; img-src {img_src}; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:"
+)
+DEFAULT_CSP = CSP.format(img_src=CSP_IMG_SRC)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The application factory: the only place where the app is wired."""
     app = Flask(__name__, instance_relative_config=True)
@@ -153,9 +166,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def remember_ui_locales() -> None:
         # OIDC Core 3.1.2.1: ui_locales on /authorize applies to the pages that follow.
-        wanted = request.args.get("ui_locales")
-        if not wanted and request.method == "POST" and request.endpoint == "oidc.authorize":
+        if b"ui_locales" in request.query_string:
+            wanted = request.args.get("ui_locales")
+        elif request.method == "POST" and request.endpoint == "oidc.authorize":
             wanted = request.form.get("ui_locales")
+        else:
+            return
         if wanted:
             for tag in wanted.split():
                 lang = tag.split("-")[0].lower()
@@ -165,18 +181,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        headers = response.headers
+        for name, value in SECURITY_HEADERS:
+            headers.setdefault(name, value)
         # A portal's logo (portal_logo) is allowed by its exact URL, on that page only.
-        img_src = " ".join(["'self' data:", *g.get("csp_img_sources", ())])
-        response.headers.setdefault(
+        logos = g.get("csp_img_sources")
+        headers.setdefault(
             "Content-Security-Policy",
-            f"default-src 'self'; img-src {img_src}; style-src 'self'; "
-            "script-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
+            CSP.format(img_src=" ".join([CSP_IMG_SRC, *logos])) if logos else DEFAULT_CSP,
         )
         if response.mimetype == "text/html":
-            response.headers.setdefault("Cache-Control", "no-store")
+            headers.setdefault("Cache-Control", "no-store")
         return response
 
     return app

@@ -32,31 +32,22 @@ def record(
     client_id: str | None = None,
     origin: Origin | None = None,
     **details: Any,
-) -> AuditEvent:
-    """Add an audit event to the current transaction."""
-    entry = AuditEvent(
-        event=event,
-        created_at=utcnow(),
-        account_id=account_id,
-        client_id=client_id,
-        ip=origin.ip if origin else None,
-        user_agent=origin.user_agent if origin else None,
-        details=details,
-    )
-    # A Core INSERT in the session's transaction (committed or rolled back with it): the
-    # ORM unit of work costs more than the rest of a token grant. `entry` is not added to
-    # the session (it would be inserted twice); queries find the row as usual.
+) -> None:
+    """Add an audit event to the current transaction.
+
+    A Core INSERT in the session's transaction (committed or rolled back with it): the ORM
+    unit of work costs more than the rest of a token grant. Queries find the row as usual.
+    """
     db.session.connection().execute(
         _INSERT,
         {
-            "created_at": entry.created_at,
+            "created_at": utcnow(),
             "event": event,
             "account_id": account_id,
             "client_id": client_id,
-            "ip": entry.ip,
-            "user_agent": entry.user_agent,
+            "ip": origin.ip if origin else None,
+            "user_agent": origin.user_agent if origin else None,
             "details": details,
         },
     )
     log.info("%s account=%s client=%s %s", event, account_id, client_id, details)
-    return entry
