@@ -16,3 +16,25 @@ def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)
+
+
+def when_ready(server):  # noqa: ARG001 - gunicorn's hook signature
+    """Before the first fork: compile every template and load every catalogue once, in
+    the master, so the workers share them instead of each building its own copy; then
+    move what exists to the permanent generation (gc.freeze) so that the workers' garbage
+    collections do not write to, and so copy, the shared pages."""
+    import gc
+
+    from flask_babel import force_locale
+    from flask_babel import gettext
+
+    from idp import LOCALES
+    from wsgi import app
+
+    for name in app.jinja_env.list_templates():
+        app.jinja_env.get_template(name)
+    with app.test_request_context():
+        for locale in LOCALES:
+            with force_locale(locale):
+                gettext("Se connecter")
+    gc.freeze()
