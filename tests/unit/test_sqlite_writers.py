@@ -18,9 +18,11 @@ from idp.sqlite import WriterLockedConnection
 @pytest.fixture
 def path(tmp_path):
     database = tmp_path / "w.sqlite3"
-    with sqlite3.connect(database) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE t (n INTEGER)")
+    conn = sqlite3.connect(database)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (n INTEGER)")
+    conn.commit()
+    conn.close()  # the last connection closed: the table is in the database file
     return database
 
 
@@ -100,3 +102,30 @@ def test_in_memory_databases_work_without_a_lock_file():
     conn.commit()
     assert conn.execute("SELECT n FROM t").fetchall() == [(1,)]
     conn.close()
+
+
+def test_commits_never_checkpoint_inside_the_writer_lock(path):
+    conn = connect(path)
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    conn.close()
+
+
+def test_a_background_thread_copies_the_log_into_the_database_file(path, monkeypatch):
+    from idp import sqlite as idp_sqlite
+
+    monkeypatch.setattr(idp_sqlite, "CHECKPOINT_SECONDS", 0.05)
+    conn = connect(path)
+    conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(200)])
+    conn.commit()
+    # `immutable` reads the database file alone, ignoring the WAL: the rows appear there
+    # only once a checkpoint has copied them, while this connection stays open.
+    deadline = time.monotonic() + 10
+    seen = 0
+    while time.monotonic() < deadline:
+        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as raw:
+            seen = raw.execute("SELECT count(*) FROM t").fetchone()[0]
+        if seen == 200:
+            break
+        time.sleep(0.05)
+    conn.close()
+    assert seen == 200
