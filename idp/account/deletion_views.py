@@ -21,6 +21,7 @@ from idp.account import bp
 from idp.account import deletion
 from idp.account.forms import ConfirmForm
 from idp.account.lifecycle_forms import DeletionForm
+from idp.account.views import logged_in_recently
 from idp.account.views import login_required
 from idp.auth import session as sso
 from idp.auth.lockout_mail import local_time
@@ -41,10 +42,6 @@ def _limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-def _fresh(current) -> bool:
-    return current.auth_time is not None and utcnow() - current.auth_time < dt.timedelta(minutes=15)
-
-
 @bp.route("/suppression", methods=["GET", "POST"])
 @limiter.limit(_limit, methods=["POST"])
 @login_required
@@ -61,7 +58,7 @@ def delete_account() -> Any:
         origin = audit.origin_of(request)
         try:
             if method == "fresh":
-                if not _fresh(current):
+                if not logged_in_recently(current):
                     raise deletion.ReauthFailed
             else:
                 deletion.reauthenticate(account, form.current_password.data, form.code.data, origin)

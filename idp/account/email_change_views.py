@@ -16,14 +16,12 @@ from idp import notify
 from idp.account import bp
 from idp.account import email_change
 from idp.account.lifecycle_forms import EmailChangeForm
+from idp.account.views import logged_in_recently
 from idp.account.views import login_required
 from idp.account.views import step_up_if_needed
 from idp.extensions import db
 from idp.extensions import limiter
 from idp.security import audit
-
-# An account without a password (FranceConnect only) proves itself by a recent login.
-FRESH_LOGIN = dt.timedelta(minutes=15)
 
 
 def _limit() -> str:
@@ -35,19 +33,13 @@ def _lifetime() -> dt.timedelta:
     return dt.timedelta(hours=int(current_app.config["EMAIL_CHANGE_LINK_HOURS"]))
 
 
-def _fresh(session_row) -> bool:
-    from idp.models import utcnow
-
-    return session_row.auth_time is not None and utcnow() - session_row.auth_time < FRESH_LOGIN
-
-
 @bp.route("/adresse-electronique", methods=["GET", "POST"])
 @limiter.limit(_limit, methods=["POST"])
 @login_required
 def change_email() -> Any:
     """Ask to change the email address: the new one twice, and the current password."""
     current = g.account_session
-    fresh_upstream = current.upstream_id_token is not None and _fresh(current)
+    fresh_upstream = current.upstream_id_token is not None and logged_in_recently(current)
     # Mail codes are a second factor: a one-factor session steps up first. A fresh
     # FranceConnect login is an independent proof (the path when the mailbox is lost).
     if not fresh_upstream and (step_up := step_up_if_needed(current)) is not None:
@@ -63,7 +55,7 @@ def change_email() -> Any:
         new_email = form.email.data
         try:
             if not ask_password:
-                if not _fresh(current):
+                if not logged_in_recently(current):
                     raise email_change.WrongPassword
             else:
                 email_change.check_password(account, form.current_password.data, origin)

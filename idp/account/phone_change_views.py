@@ -17,10 +17,10 @@ from flask_babel import ngettext
 from idp import notify
 from idp.account import bp
 from idp.account import phone_change
-from idp.account.email_change_views import _fresh
 from idp.account.phone_forms import PhoneChangeForm
 from idp.account.phone_forms import PhoneCodeForm
 from idp.account.views import FLASH
+from idp.account.views import logged_in_recently
 from idp.account.views import login_required
 from idp.account.views import step_up_if_needed
 from idp.enrolment.fields import value
@@ -59,7 +59,7 @@ def change_phone() -> Any:
     form = PhoneChangeForm()
     # As for the email: a recent FranceConnect login proves the identity as the password would.
     ask_password = account.password_hash is not None and not (
-        current.upstream_id_token is not None and _fresh(current)
+        current.upstream_id_token is not None and logged_in_recently(current)
     )
     error = None
     if form.validate_on_submit():
@@ -67,7 +67,7 @@ def change_phone() -> Any:
         try:
             if ask_password:
                 phone_change.check_password(account, form.current_password.data, origin)
-            elif not _fresh(current):
+            elif not logged_in_recently(current):
                 raise phone_change.WrongPassword
             issued = phone_change.request_change(account, value(form.phone), origin)
         except phone_change.WrongPassword:

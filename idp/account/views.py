@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from idp.account.forms import PreferencesForm
 from idp.auth import session as sso
 from idp.extensions import db
 from idp.extensions import limiter
+from idp.models import utcnow
 from idp.oidc import backchannel
 from idp.security import audit
 
@@ -52,6 +54,16 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapped
+
+
+# An account without a password (FranceConnect only) proves itself by a recent login.
+FRESH_LOGIN = dt.timedelta(minutes=15)
+
+
+def logged_in_recently(current: Any) -> bool:
+    """Whether this SSO session's login is less than FRESH_LOGIN old: what stands for the
+    password before a sensitive change on an account that has none."""
+    return current.auth_time is not None and utcnow() - current.auth_time < FRESH_LOGIN
 
 
 def step_up_if_needed(current: Any, next_url: str | None = None) -> Any:
