@@ -36,6 +36,8 @@ from sqlalchemy import bindparam
 from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -72,6 +74,21 @@ class _Statements:
             AuthorizationCode.code_hash == bindparam("digest")
         )
         self.session_by_sid = select(BrowserSession).where(BrowserSession.sid == bindparam("sid"))
+        sessions = BrowserSession.__table__
+        self.session_id_by_sid = select(sessions.c.id).where(sessions.c.sid == bindparam("sid"))
+        joined = SessionClient.__table__
+        # The portal joins the SSO session once (the pair is the primary key).
+        self.join_session = {
+            "sqlite": sqlite_insert(joined).on_conflict_do_nothing(),
+            "postgresql": postgresql_insert(joined).on_conflict_do_nothing(),
+        }
+        codes = AuthorizationCode.__table__
+        # Mark a code used, only if it was not: of two concurrent redemptions only one wins.
+        self.claim_code = (
+            update(codes)
+            .where(codes.c.id == bindparam("code_id"), codes.c.used_at.is_(None))
+            .values(used_at=bindparam("used_at"))
+        )
         table = Token.__table__
         self.token_insert = table.insert()
         # Only a token not rotated yet: of two requests presenting the same token at the
@@ -247,12 +264,13 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     )
     # The portal joined the SSO session when its code was redeemed; refreshes add nothing.
     if sid and request.authorization_code is not None:
-        session_row = db.session.scalar(_stmt().session_by_sid, {"sid": sid})
-        if (
-            session_row is not None
-            and db.session.get(SessionClient, (session_row.id, client_id)) is None
-        ):
-            db.session.add(SessionClient(session_id=session_row.id, client_id=client_id))
+        connection = db.session.connection()
+        session_id = connection.execute(_stmt().session_id_by_sid, {"sid": sid}).scalar()
+        if session_id is not None:
+            connection.execute(
+                _stmt().join_session[connection.dialect.name],
+                {"session_id": session_id, "client_id": client_id},
+            )
     audit.record(
         "token.issued",
         account_id=account_id,
@@ -304,18 +322,19 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         row = db.session.scalar(_stmt().code, {"digest": tokens.sha256(code)})
         if row is None or row.client_id != client.client_id:
             return None
-        # Mark used atomically: of two concurrent redemptions only one wins.
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
-            .values(used_at=utcnow())
-        ).rowcount
+        now = utcnow()
+        claimed = (
+            db.session.connection()
+            .execute(_stmt().claim_code, {"code_id": row.id, "used_at": now})
+            .rowcount
+        )
         if not claimed:
             # RFC 6749 §4.1.2: a reused code SHOULD revoke the tokens it issued.
             revoke_family(row.family_id, "code_reuse", client.client_id)
             db.session.commit()
             return None
-        if row.expires_at <= utcnow():
+        set_committed_value(row, "used_at", now)  # what the row says now, without a flush
+        if row.expires_at <= now:
             return None
         return row
 
