@@ -83,6 +83,7 @@ class _Statements:
             "postgresql": postgresql_insert(joined).on_conflict_do_nothing(),
         }
         codes = AuthorizationCode.__table__
+        self.code_insert = codes.insert()
         # Mark a code used, only if it was not: of two concurrent redemptions only one wins.
         self.claim_code = (
             update(codes)
@@ -298,24 +299,27 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request: Any) -> None:
         sso: BrowserSession = request.sso_session
         data = request.payload.data
-        db.session.add(
-            AuthorizationCode(
-                code_hash=tokens.sha256(code),
-                client_id=request.client.client_id,
-                account_id=request.user.id,
-                redirect_uri=request.payload.redirect_uri or request.client.redirect_uris[0],
-                scope=request.client.get_allowed_scope(request.payload.scope) or "",
-                nonce=data.get("nonce"),
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                claims_request=getattr(request, "claims_request", None),
-                auth_time=int(sso.auth_time.timestamp()),
-                acr=sso.acr,
-                amr=list(sso.amr),
-                sid=sso.sid,
-                family_id=tokens.new_token(16),
-                expires_at=utcnow() + dt.timedelta(seconds=current_app.config["CODE_LIFETIME"]),
-            )
+        # One Core INSERT, like the tokens: nothing reads the row back in this request.
+        db.session.connection().execute(
+            _stmt().code_insert,
+            {
+                "code_hash": tokens.sha256(code),
+                "client_id": request.client.client_id,
+                "account_id": request.user.id,
+                "redirect_uri": request.payload.redirect_uri or request.client.redirect_uris[0],
+                "scope": request.client.get_allowed_scope(request.payload.scope) or "",
+                "nonce": data.get("nonce"),
+                "code_challenge": data.get("code_challenge"),
+                "code_challenge_method": data.get("code_challenge_method"),
+                "claims_request": getattr(request, "claims_request", None),
+                "auth_time": int(sso.auth_time.timestamp()),
+                "acr": sso.acr,
+                "amr": list(sso.amr),
+                "sid": sso.sid,
+                "family_id": tokens.new_token(16),
+                "expires_at": utcnow() + dt.timedelta(seconds=current_app.config["CODE_LIFETIME"]),
+                "used_at": None,
+            },
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
