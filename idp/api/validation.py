@@ -8,6 +8,7 @@ maxLength, minItems, maxItems, minimum, maximum, items). Messages are in French.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -39,6 +40,32 @@ def _clean_text(value: str, path: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ApiError(400, "invalid_request", f"{_label(path)} : texte mal encodé.") from None
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice: which value was meant is ambiguous."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # object_pairs_hook: called for every object, innermost first, so at any depth.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _item in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return value
+
+
+def _shown_key(key: str) -> str:
+    # The key goes back in the message: short, printable, encodable.
+    shown = "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in key)
+    return shown if len(shown) <= 100 else shown[:100] + "…"
 
 
 def _is_type(value: Any, kind: str) -> bool:
@@ -126,8 +153,14 @@ def json_body(schema_name: str) -> dict[str, Any]:
     if raw is None or (request.content_length is None and len(raw) >= MAX_BODY):
         raise ApiError(413, "request_too_large", f"Corps limité à {MAX_BODY // 1024} Kio.")
     try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # absurdly nested JSON
+        data = json.loads(raw, object_pairs_hook=_unique_keys)
+    except DuplicateKey as duplicate:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"Clé en double dans le corps JSON : {_shown_key(duplicate.key)}.",
+        ) from None
+    except (ValueError, RecursionError):  # not JSON, not UTF-8/16/32, absurdly nested
         data = None
     if data is None:
         raise ApiError(400, "invalid_request", "Corps JSON illisible.")
