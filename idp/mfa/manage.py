@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -135,17 +136,32 @@ def totp_setup() -> Any:
     )
 
 
-def _proof_page(title: str, intro: str, action: str, button: str) -> Any:
-    """The page asking the password or a code before a sensitive change."""
-    return render_template(
-        "mfa/prove.html",
-        form=g.mfa_form,
-        error=g.get("mfa_error"),
-        title=title,
-        intro=intro,
-        action=action,
-        button=button,
-    )
+def _behind_proof(
+    change: Callable[[int, audit.Origin], Any],
+    mail: str,
+    done: Callable[[Any], Any],
+    page: dict[str, str],
+) -> Any:
+    """The flow of a change to the authenticator app that needs a proof first (the password
+    or a current code): without an app, back to the section; on a right proof, change(account
+    id, origin), the mail to the person, commit, and done(what change returned) answers; on a
+    wrong one, the proof page again (title, intro, action, button from page)."""
+    account = g.account_session.account
+    if services.enabled_totp(account.id) is None:
+        return _back()
+    form = ProveForm()
+    error = None
+    if form.validate_on_submit():
+        origin = audit.origin_of(request)
+        if _proved(account, form, origin):
+            result = change(account.id, origin)
+            _tell(account, mail)
+            db.session.commit()
+            notify.dispatch_after_commit()
+            return done(result)
+        db.session.commit()
+        error = _("Le mot de passe ou le code est incorrect.")
+    return render_template("mfa/prove.html", form=form, error=error, **page)
 
 
 @bp.route(PREFIX + "/application/desactiver", methods=["GET", "POST"])
@@ -153,29 +169,24 @@ def _proof_page(title: str, intro: str, action: str, button: str) -> Any:
 @login_required
 def totp_disable() -> Any:
     """Disable the authenticator app (password or a current code first)."""
-    account = g.account_session.account
-    if services.enabled_totp(account.id) is None:
+
+    def done(_disabled: bool) -> Any:
+        flash(_("L'application d'authentification a été désactivée."), FLASH)
         return _back()
-    g.mfa_form = form = ProveForm()
-    if form.validate_on_submit():
-        origin = audit.origin_of(request)
-        if _proved(account, form, origin):
-            services.disable_totp(account.id, origin)
-            _tell(account, "totp_disabled")
-            db.session.commit()
-            notify.dispatch_after_commit()
-            flash(_("L'application d'authentification a été désactivée."), FLASH)
-            return _back()
-        db.session.commit()
-        g.mfa_error = _("Le mot de passe ou le code est incorrect.")
-    return _proof_page(
-        _("Désactiver l'application d'authentification"),
-        _(
-            "Vos codes de secours et vos appareils mémorisés seront aussi supprimés. "
-            "Confirmez avec votre mot de passe ou un code de l'application."
-        ),
-        url_for(".totp_disable"),
-        _("Désactiver"),
+
+    return _behind_proof(
+        services.disable_totp,
+        "totp_disabled",
+        done,
+        {
+            "title": _("Désactiver l'application d'authentification"),
+            "intro": _(
+                "Vos codes de secours et vos appareils mémorisés seront aussi supprimés. "
+                "Confirmez avec votre mot de passe ou un code de l'application."
+            ),
+            "action": url_for(".totp_disable"),
+            "button": _("Désactiver"),
+        },
     )
 
 
@@ -184,28 +195,19 @@ def totp_disable() -> Any:
 @login_required
 def recovery_codes() -> Any:
     """Generate ten new recovery codes (the old ones stop working), shown once."""
-    account = g.account_session.account
-    if services.enabled_totp(account.id) is None:
-        return _back()
-    g.mfa_form = form = ProveForm()
-    if form.validate_on_submit():
-        origin = audit.origin_of(request)
-        if _proved(account, form, origin):
-            codes = services.regenerate_recovery_codes(account.id, origin)
-            _tell(account, "recovery_codes")
-            db.session.commit()
-            notify.dispatch_after_commit()
-            return render_template("mfa/recovery_codes.html", codes=codes, first=False)
-        db.session.commit()
-        g.mfa_error = _("Le mot de passe ou le code est incorrect.")
-    return _proof_page(
-        _("Générer de nouveaux codes de secours"),
-        _(
-            "Les codes de secours actuels ne fonctionneront plus. "
-            "Confirmez avec votre mot de passe ou un code de l'application."
-        ),
-        url_for(".recovery_codes"),
-        _("Générer de nouveaux codes"),
+    return _behind_proof(
+        services.regenerate_recovery_codes,
+        "recovery_codes",
+        lambda codes: render_template("mfa/recovery_codes.html", codes=codes, first=False),
+        {
+            "title": _("Générer de nouveaux codes de secours"),
+            "intro": _(
+                "Les codes de secours actuels ne fonctionneront plus. "
+                "Confirmez avec votre mot de passe ou un code de l'application."
+            ),
+            "action": url_for(".recovery_codes"),
+            "button": _("Générer de nouveaux codes"),
+        },
     )
 
 
