@@ -266,3 +266,11 @@ def test_compiled_catalogue_matches_the_po(catalog):
         or as_tuple(compiled[message.id].string) != as_tuple(message.string)
     ]
     assert stale == [], f"the .mo is older than the .po ({FIX}): {stale}"
+
+
+def test_no_message_is_completed_with_str_format(catalog):
+    """A sentence glued from fragments cannot be translated, and str.format on a translation
+    breaks (KeyError, a 500) when the translation contains braces: whole sentences with
+    %(name)s placeholders only."""
+    braced = [m.id for m in entries(catalog) if "python-brace-format" in m.flags]
+    assert braced == [], FIX

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort
@@ -12,6 +13,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from idp import notify
@@ -136,8 +138,11 @@ def person(account_id: int) -> Any:
     )
 
 
-def _act(account_id: int, action: Any, done: str) -> Any:
-    """Run one helpdesk action from a POST with a valid CSRF token, commit, tell."""
+def _act(account_id: int, action: Any, done: str | Callable[[Any], str]) -> Any:
+    """Run one helpdesk action from a POST with a valid CSRF token, commit, tell.
+
+    done is the message, or makes it from what the action returned: always one whole
+    translated sentence, never a fragment completed with str.format."""
     account = _person(account_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -157,7 +162,7 @@ def _act(account_id: int, action: Any, done: str) -> Any:
         db.session.commit()
         notify.dispatch_after_commit()
         backchannel.dispatch_after_commit()
-        flash(done if result is None else done.format(result=result), FLASH)
+        flash(done(result) if callable(done) else done, FLASH)
     return redirect(url_for(".person", account_id=account_id))
 
 
@@ -167,7 +172,9 @@ def resend_activation(account_id: int) -> Any:
     return _act(
         account_id,
         lambda a: services.resend_activation(a, g.operator, _origin()),
-        _("Un nouveau lien d'activation a été envoyé à {result}."),
+        lambda address: _(
+            "Un nouveau lien d'activation a été envoyé à %(address)s.", address=address
+        ),
     )
 
 
@@ -205,15 +212,18 @@ def enable(account_id: int) -> Any:
 def force_password_reset(account_id: int) -> Any:
     """Make the password unusable, end the sessions, mail a reset link."""
 
-    def action(account: Account) -> str:
-        mailed = services.force_password_reset(account, g.operator, _origin())
-        return (
-            _("un lien de réinitialisation a été envoyé par courriel")
-            if mailed
-            else _("aucune adresse électronique : la personne passera par « mot de passe oublié »")
+    def told(mailed: bool) -> str:
+        if mailed:
+            return _(
+                "Le mot de passe est désactivé ; "
+                "un lien de réinitialisation a été envoyé par courriel."
+            )
+        return _(
+            "Le mot de passe est désactivé ; aucune adresse électronique : "
+            "la personne passera par « mot de passe oublié »."
         )
 
-    return _act(account_id, action, _("Le mot de passe est désactivé ; {result}."))
+    return _act(account_id, lambda a: services.force_password_reset(a, g.operator, _origin()), told)
 
 
 @bp.post("/personnes/<int:account_id>/sessions")
@@ -222,7 +232,7 @@ def revoke_sessions(account_id: int) -> Any:
     return _act(
         account_id,
         lambda a: services.revoke_sessions(a, g.operator, _origin()),
-        _("Sessions terminées : {result}."),
+        lambda ended: ngettext("%(num)d session terminée.", "%(num)d sessions terminées.", ended),
     )
 
 

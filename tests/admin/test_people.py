@@ -213,7 +213,10 @@ def test_force_password_reset_mails_a_link_and_ends_sessions(
         mail_app, mail_app.test_client(), person.id, acr="eidas1", amr=("pwd",)
     )
     response = post_form(agent, f"/admin/personnes/{person.id}/reinitialiser-mot-de-passe")
-    assert "un lien de réinitialisation a été envoyé" in shown(agent, response)
+    assert (
+        "Le mot de passe est désactivé ; un lien de réinitialisation a été envoyé par courriel."
+        in shown(agent, response)
+    )
     assert reload(mail_app, person.id).password_hash is None
     assert victim.get("/mon-compte").status_code == 302
     mail = smtp_server.wait(1)[0]
@@ -230,11 +233,47 @@ def test_revoke_sessions_logs_the_person_out_everywhere(app, helpdesk, factories
     first = open_browser_session(app, app.test_client(), person.id, acr="eidas1", amr=("pwd",))
     second = open_browser_session(app, app.test_client(), person.id, acr="eidas1", amr=("pwd",))
     response = post_form(helpdesk, f"/admin/personnes/{person.id}/sessions")
-    assert "Sessions terminées : 2" in shown(helpdesk, response)
+    assert "2 sessions terminées." in shown(helpdesk, response)
     assert first.get("/mon-compte").status_code == 302
     assert second.get("/mon-compte").status_code == 302
     [event] = events(app, "admin.sessions_revoked", person.id)
     assert event.details["sessions_ended"] == 2
+
+
+def test_force_password_reset_without_an_email_says_what_the_person_will_do(
+    mail_app, agent, factories, smtp_server
+):
+    person = factories.account(email="sans-adresse@example.fr")
+    update(mail_app, person.id, email=None)
+    response = post_form(agent, f"/admin/personnes/{person.id}/reinitialiser-mot-de-passe")
+    assert (
+        "Le mot de passe est désactivé ; aucune adresse électronique : "
+        "la personne passera par « mot de passe oublié »." in shown(agent, response)
+    )
+    assert smtp_server.messages == []
+
+
+def test_one_ended_session_is_told_in_the_singular(app, helpdesk, factories):
+    person = factories.account(email="une-session@example.fr")
+    open_browser_session(app, app.test_client(), person.id, acr="eidas1", amr=("pwd",))
+    response = post_form(helpdesk, f"/admin/personnes/{person.id}/sessions")
+    assert "1 session terminée." in shown(helpdesk, response)
+
+
+def test_action_messages_are_whole_english_sentences(mail_app, agent, factories, smtp_server):
+    agent.get("/admin/personnes?ui_locales=en")
+    person = factories.account(email="english@example.fr")
+    open_browser_session(mail_app, mail_app.test_client(), person.id, acr="eidas1", amr=("pwd",))
+    response = post_form(agent, f"/admin/personnes/{person.id}/sessions")
+    assert "1 session ended." in shown(agent, response)
+    response = post_form(agent, f"/admin/personnes/{person.id}/reinitialiser-mot-de-passe")
+    assert "The password has been disabled and a reset link has been sent by email." in shown(
+        agent, response
+    )
+    update(mail_app, person.id, email=None)
+    response = post_form(agent, f"/admin/personnes/{person.id}/reinitialiser-mot-de-passe")
+    text = shown(agent, response)
+    assert "The password has been disabled. The person has no email address" in text
 
 
 def test_secret_answer_check_right_and_wrong_never_shows_the_answer(app, helpdesk, factories):
