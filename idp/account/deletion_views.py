@@ -129,9 +129,26 @@ def deletion_code() -> Any:
 
 
 def offer_cancel(account: Account, next_url: str | None) -> Any:
-    """After a right password on an account being deleted: only "Annuler la suppression"."""
-    session[CANCEL] = {"account": account.id, "at": utcnow().isoformat(), "next": next_url}
-    return redirect(url_for("account.cancel_deletion"))
+    """After a right password on an account being deleted: only "Annuler la suppression",
+    after the second factor a login would ask (a stolen password alone cannot cancel)."""
+    from idp.mfa import views as mfa  # the mfa package imports this one
+
+    second_factor = mfa.before_deletion_cancel(account, audit.origin_of(request))
+    session[CANCEL] = {
+        "account": account.id,
+        "at": utcnow().isoformat(),
+        "next": next_url,
+        "factor_due": second_factor is not None,
+    }
+    return second_factor or redirect(url_for("account.cancel_deletion"))
+
+
+def second_factor_passed(account: Account) -> None:
+    """The second factor asked by offer_cancel is right: the cancel page opens (for
+    CANCEL_GRACE from now)."""
+    grant = session.get(CANCEL)
+    if grant and grant.get("account") == account.id:
+        session[CANCEL] = {**grant, "at": utcnow().isoformat(), "factor_due": False}
 
 
 def _cancel_grant() -> Account | None:
@@ -151,6 +168,9 @@ def cancel_deletion() -> Any:
     if account is None:
         session.pop(CANCEL, None)
         return redirect(url_for("auth.login"))
+    if session[CANCEL].get("factor_due", True):
+        # The password was right, the second factor not given yet: its page first.
+        return redirect(url_for("mfa.step_up"))
     form = ConfirmForm()
     if form.validate_on_submit():
         next_url = session.pop(CANCEL)["next"]

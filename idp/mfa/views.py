@@ -39,6 +39,9 @@ from idp.notify.masking import mask_recipient
 from idp.security import audit
 
 PENDING = "mfa_pending"
+# What a pending second factor leads to when it is not a login: the cancel of a deletion
+# (the account is not active, so no SSO session opens; see idp.account.deletion_views).
+DELETION_CANCEL = "deletion_cancel"
 DEVICE_COOKIE = "idp_device"
 IP_LIMIT = "30 per 10 minutes"
 ACCOUNT_LIMIT = "10 per 10 minutes"
@@ -73,6 +76,28 @@ def after_password(account: Account, next_url: str | None, origin: audit.Origin)
         origin=origin,
         reason="portal" if required else "account",
     )
+    return redirect(url_for("mfa.step_up"))
+
+
+def before_deletion_cancel(account: Account, origin: audit.Origin) -> Any:
+    """Called after a right password on an account being deleted: a redirect to the second
+    factor when a login would ask it (an enabled app, this browser not remembered), or None.
+
+    A portal's own demand (eidas2) is not asked here: cancelling logs into nothing, and the
+    login that follows asks it."""
+    session.pop(PENDING, None)
+    if services.enabled_totp(account.id) is None:
+        return None
+    if devices.recognised_device(account.id, request.cookies.get(DEVICE_COOKIE)):
+        audit.record("mfa.device_recognised", account_id=account.id, origin=origin)
+        return None
+    session[PENDING] = {
+        "account": account.id,
+        "at": utcnow().isoformat(),
+        "next": None,
+        "then": DELETION_CANCEL,
+    }
+    audit.record("mfa.required", account_id=account.id, origin=origin, reason=DELETION_CANCEL)
     return redirect(url_for("mfa.step_up"))
 
 
@@ -135,11 +160,12 @@ def step_up() -> Any:
         account = db.session.get(Account, pending["account"])
         next_url = safe_next(pending.get("next"))
         since = dt.datetime.fromisoformat(pending["at"])
+        cancelling = pending.get("then") == DELETION_CANCEL
         # The password typed for this pending login must still be the account's one: a
         # reset, a change or a forced reset since then voids it.
         if (
             account is None
-            or not account.is_active
+            or account.status != ("deleting" if cancelling else "active")
             or not account.password_hash
             or (account.password_set_at is not None and account.password_set_at > since)
         ):
@@ -226,6 +252,21 @@ def step_up() -> Any:
             db.session.commit()
             error = _("Ce code est incorrect ou n'est plus valable.")
         else:
+            if pending is not None and pending.get("then") == DELETION_CANCEL:
+                # No session for an account being deleted: the factor only unlocks the
+                # "Annuler la suppression" page.
+                from idp.account import deletion_views  # the account package imports this one
+
+                session.pop(PENDING, None)
+                deletion_views.second_factor_passed(account)
+                device = None
+                if form.remember.data:  # as a login would
+                    device = devices.remember_device(account.id, origin.user_agent, origin)
+                db.session.commit()
+                response = redirect(url_for("account.cancel_deletion"))
+                if device:
+                    _set_device_cookie(response, device)
+                return response
             if pending is not None:
                 session.pop(PENDING, None)
                 secret = sso.open_session(account, ["pwd", amr], services.TWO_FACTORS, origin)[1]
@@ -249,7 +290,9 @@ def step_up() -> Any:
         form=form,
         send_form=send_form,
         error=error,
-        mode="login" if pending is not None else "step_up",
+        mode=("login" if pending.get("then") != DELETION_CANCEL else DELETION_CANCEL)
+        if pending is not None
+        else "step_up",
         method=method,
         methods=methods,
         masked=_masked(account),
