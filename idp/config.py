@@ -42,6 +42,8 @@ class Defaults:
     NOTIFY_ASYNC = True
     # Attempts before an outbox message is given up (with exponential backoff).
     OUTBOX_MAX_ATTEMPTS = 8
+    # SQLite: read the database through a memory map of up to this many MiB (0: no map).
+    SQLITE_MMAP_MB = 1024
     # A pooled database connection idle for longer is checked (a round trip) before use.
     DB_PING_AFTER_IDLE_SECONDS = 5
     # Redis URL for rate limits and shared state; empty means database/memory.

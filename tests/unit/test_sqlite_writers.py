@@ -129,3 +129,22 @@ def test_a_background_thread_copies_the_log_into_the_database_file(path, monkeyp
         time.sleep(0.05)
     conn.close()
     assert seen == 200
+
+
+def test_the_app_reads_sqlite_through_a_memory_map_of_the_configured_size(tmp_path):
+    from idp import create_app
+    from idp.extensions import db
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "s" * 48,
+            "KEYS_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'mapped.sqlite3'}",
+            "SQLITE_MMAP_MB": 64,
+        }
+    )
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA mmap_size")).scalar() == 64 * 1024 * 1024
+        db.engine.dispose()
