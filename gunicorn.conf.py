@@ -27,10 +27,12 @@ def when_ready(server):  # noqa: ARG001 - gunicorn's hook signature
 
     from flask_babel import force_locale
     from flask_babel import gettext
+    from sqlalchemy.orm import configure_mappers
 
     from idp import LOCALES
     from wsgi import app
 
+    configure_mappers()  # the ORM's mappers, compiled once here rather than per worker
     for name in app.jinja_env.list_templates():
         app.jinja_env.get_template(name)
     with app.test_request_context():
