@@ -12,6 +12,7 @@ from sqlalchemy import text
 from idp import create_app
 from idp.extensions import db
 from idp.models import Base
+from idp.oidc.server import ClientCache
 from tests.factories import Factories
 
 ISSUER = "http://localhost"
@@ -102,7 +103,7 @@ def make_app(app, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def clean_tables(app):
     yield
-    app.extensions["idp_client_cache"].clear()  # the rows go below, without the ORM
+    ClientCache.clear_every()  # the rows go below without the ORM, under every app
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

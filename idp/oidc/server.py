@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
+import weakref
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -122,9 +123,19 @@ class ClientCache:
     (`_note_client_changes`); other processes see the change when their copy expires.
     """
 
+    _every: weakref.WeakSet[ClientCache] = weakref.WeakSet()
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._entries: dict[str, tuple[float, Client]] = {}
+        ClientCache._every.add(self)
+
+    @classmethod
+    def clear_every(cls) -> None:
+        """Empty the caches of every app in this process (tests that delete the rows of
+        a shared database without the ORM, under several apps)."""
+        for cache in list(cls._every):
+            cache.clear()
 
     def get(self, client_id: str) -> Client | None:
         entry = self._entries.get(client_id)
