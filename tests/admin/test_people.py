@@ -56,7 +56,7 @@ def events(app, name, account_id=None):
         query = select(AuditEvent).where(AuditEvent.event == name)
         if account_id is not None:
             query = query.where(AuditEvent.account_id == account_id)
-        return db.session.scalars(query).all()
+        return db.session.scalars(query.order_by(AuditEvent.id)).all()
 
 
 @pytest.fixture

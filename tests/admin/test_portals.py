@@ -46,7 +46,9 @@ def client_id_of(html):
 
 def admin_events(app, event):
     with app.app_context():
-        return db.session.scalars(select(AuditEvent).where(AuditEvent.event == event)).all()
+        return db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == event).order_by(AuditEvent.id)
+        ).all()
 
 
 def test_creating_a_portal_shows_its_secret_once_and_stores_a_hash(app, admin):

@@ -27,7 +27,9 @@ def roles_of(app, account_id):
 
 def events(app, name):
     with app.app_context():
-        return db.session.scalars(select(AuditEvent).where(AuditEvent.event == name)).all()
+        return db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == name).order_by(AuditEvent.id)
+        ).all()
 
 
 def text(response):

@@ -42,7 +42,11 @@ def account_of(app, sub) -> Account:
 
 def events_of(app, name):
     with app.app_context():
-        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.event == name)))
+        return list(
+            db.session.scalars(
+                select(AuditEvent).where(AuditEvent.event == name).order_by(AuditEvent.id)
+            )
+        )
 
 
 @pytest.fixture

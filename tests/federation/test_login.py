@@ -34,7 +34,11 @@ def count(platform, model) -> int:
 
 def events(platform, name: str) -> list[AuditEvent]:
     with platform.idp.app_context():
-        rows = list(db.session.scalars(select(AuditEvent).where(AuditEvent.event == name)))
+        rows = list(
+            db.session.scalars(
+                select(AuditEvent).where(AuditEvent.event == name).order_by(AuditEvent.id)
+            )
+        )
         db.session.expunge_all()
         return rows
 

@@ -60,7 +60,9 @@ def linked(platform) -> list[tuple[str | None, str, str | None]]:
 
 def events(platform, name: str) -> list[AuditEvent]:
     with platform.idp.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.event == name)).all()
+        rows = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == name).order_by(AuditEvent.id)
+        ).all()
         db.session.expunge_all()
         return rows
 
