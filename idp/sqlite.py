@@ -33,7 +33,9 @@ from sqlalchemy.engine import Engine
 CHECKPOINT_SECONDS = 1.0
 
 # The first keyword of the statements that write (SQLAlchemy sends them one at a time).
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# Schema changes too: a migration that took SQLite's write lock with a CREATE, then waited
+# for the file lock held by a writer waiting for SQLite's lock, would stall both.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 def map_database(engine: Engine, megabytes: int) -> None:

@@ -148,3 +148,33 @@ def test_the_app_reads_sqlite_through_a_memory_map_of_the_configured_size(tmp_pa
         with db.engine.connect() as conn:
             assert conn.execute(text("PRAGMA mmap_size")).scalar() == 64 * 1024 * 1024
         db.engine.dispose()
+
+
+def test_a_schema_change_takes_the_writer_lock_too(path):
+    migration, writer = connect(path, timeout=5), connect(path, timeout=5)
+    migration.execute("BEGIN")
+    migration.execute("CREATE TABLE u (n INTEGER)")  # SQLite's write lock, and the file lock
+    wrote, migrated = threading.Event(), threading.Event()
+
+    def write():
+        writer.execute("INSERT INTO t VALUES (1)")
+        writer.commit()
+        wrote.set()
+
+    def finish_migration():
+        migration.execute("INSERT INTO u VALUES (1)")
+        migration.commit()
+        migrated.set()
+
+    threads = [threading.Thread(target=write, daemon=True)]
+    threads[0].start()
+    assert not wrote.wait(0.2), "the writer did not queue behind the migration"
+    threads.append(threading.Thread(target=finish_migration, daemon=True))
+    threads[1].start()
+    # Had the writer taken the file lock first, each would wait for the other.
+    assert migrated.wait(5), "the migration stalled behind the writer"
+    assert wrote.wait(5)
+    for thread in threads:
+        thread.join(5)
+    migration.close()
+    writer.close()
