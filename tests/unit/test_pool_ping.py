@@ -45,23 +45,29 @@ def test_a_connection_idle_for_longer_is_pinged_first(app, pings, monkeypatch):
     assert pings == [1]
 
 
-def test_a_connection_closed_by_postgresql_is_replaced_before_use(app, client, monkeypatch):
+def test_a_connection_the_database_closed_is_replaced_before_use(app, client, monkeypatch):
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("SQLite has no server to close a connection (the PostgreSQL run does)")
         db.engine.pool.dispose()
         first, second = db.engine.connect(), db.engine.connect()
-        first.close()
-        second.close()  # two pooled connections, handed out oldest first
-        # One of them kills the other's backend: what a restart or a failover does.
-        with db.engine.connect() as admin:
-            admin.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        if db.engine.dialect.name == "postgresql":
+            first.close()
+            second.close()  # two pooled connections, handed out oldest first
+            # One of them kills the other's backend: what a restart or a failover does.
+            with db.engine.connect() as admin:
+                admin.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
                 )
-            )
-            admin.commit()
+                admin.commit()
+        else:
+            # SQLite has no server: close the driver's connection behind the pool's back,
+            # once it sits in the pool, instead.
+            raw = first.connection.dbapi_connection
+            first.close()
+            second.close()
+            raw.close()
     later = pool.time.monotonic() + app.config["DB_PING_AFTER_IDLE_SECONDS"] + 1
     monkeypatch.setattr(pool.time, "monotonic", lambda: later)
     # An unknown portal: the page says so (400) after looking it up in the database.
