@@ -389,6 +389,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def process_tree(master: int) -> list[int]:
+    """A process and its children (found through /proc)."""
+    found = [master]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == master:
+            found.append(int(entry))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes, in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # clock ticks
+    return total / CLK_TCK
+
+
 class Server:
     """gunicorn serving wsgi:app on 127.0.0.1, and its processes' CPU and memory."""
 
@@ -460,31 +488,12 @@ class Server:
             self.process.wait(timeout=5)
 
     def pids(self) -> list[int]:
-        """The master and its workers (children found through /proc)."""
+        """The master and its workers."""
         assert self.process is not None
-        master = self.process.pid
-        found = [master]
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == master:
-                found.append(int(entry))
-        return found
+        return process_tree(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        total = 0
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-        return total / CLK_TCK
+        return cpu_seconds(self.pids())
 
     def memory_mb(self) -> dict[str, float]:
         """Sum of RSS (shared pages counted in every process) and of PSS, in MB."""

@@ -26,7 +26,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,14 @@ import textwrap
 import time
 from pathlib import Path
 
-HOST = "127.0.0.1"
-TICKS = os.sysconf("SC_CLK_TCK")
+from bench import HOST
+from bench import PASSWORD
+from bench import _argon2_settings
+from bench import argon2_verify_cpu
+from bench import cpu_seconds
+from bench import free_port
+from bench import process_tree
+
 LOGIN_REQUESTS = 5
 TARGETS = {"refresh_token": 800, "client_credentials": 2000}
 
@@ -71,31 +76,6 @@ wrk.headers["Authorization"] = "Basic YmVuY2g6c2VjcmV0"
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(x) for x in text.split()]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
-
-
 def measure(name: str, workdir: Path, duration: int) -> dict:
     (workdir / f"{name}_app.py").write_text(textwrap.dedent(APPS[name]))
     port = free_port()
@@ -108,11 +88,11 @@ def measure(name: str, workdir: Path, duration: int) -> dict:
     )
     try:
         deadline = time.monotonic() + 30
-        while len(children(server.pid)) < 2 or not _answers(port):
+        while len(process_tree(server.pid)) < 3 or not _answers(port):
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"gunicorn ({name}) did not start")
             time.sleep(0.1)
-        pids = [server.pid, *children(server.pid)]
+        pids = process_tree(server.pid)
         before = cpu_seconds(pids)
         out = subprocess.run(  # noqa: S603 - wrk from PATH, loopback only
             [
@@ -160,18 +140,17 @@ def _latency(out: str, label: str) -> float:
     return float("nan")
 
 
-def argon2_verify_ms(rounds: int = 30) -> float:
+def argon2_verify_ms() -> float:
+    """One argon2id verify at idp's cost (OWASP minimum), as bench.py measures it."""
     from argon2 import PasswordHasher
 
-    hasher = PasswordHasher(memory_cost=19 * 1024, time_cost=2, parallelism=1)
-    stored = hasher.hash("Floor-Bench-2026")
-    hasher.verify(stored, "Floor-Bench-2026")
-    times = []
-    for _ in range(rounds):
-        started = time.thread_time()
-        hasher.verify(stored, "Floor-Bench-2026")
-        times.append(time.thread_time() - started)
-    return statistics.median(times) * 1000
+    settings = _argon2_settings()
+    stored = PasswordHasher(
+        memory_cost=settings["ARGON2_MEMORY_KIB"],
+        time_cost=settings["ARGON2_TIME_COST"],
+        parallelism=settings["ARGON2_PARALLELISM"],
+    ).hash(PASSWORD)
+    return argon2_verify_cpu(stored)["cpu_ms"]
 
 
 def main(argv: list[str] | None = None) -> int:

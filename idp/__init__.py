@@ -95,7 +95,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from idp.sqlite import WriterLockedConnection
 
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "connect_args": {"timeout": 15, "factory": WriterLockedConnection}
+            "connect_args": {
+                "timeout": 15,
+                "factory": WriterLockedConnection,
+                "mmap_mb": settings["SQLITE_MMAP_MB"],
+            }
         }
     if settings["TRUSTED_PROXIES"]:
         # The client address (rate limits per network, audit) from X-Forwarded-For, as set
@@ -120,14 +124,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from idp.oidc.keys import KeyStore
     from idp.oidc.server import build_server
     from idp.pool import ping_when_idle
-    from idp.sqlite import map_database
 
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
             ping_when_idle(engine, settings["DB_PING_AFTER_IDLE_SECONDS"])
-            if engine.dialect.name == "sqlite":
-                map_database(engine, settings["SQLITE_MMAP_MB"])
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -1,6 +1,5 @@
 """Extensions, created unbound and bound in create_app()."""
 
-import sqlite3
 from typing import Any
 
 from click import Group
@@ -14,8 +13,6 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from idp.models import Base
 
@@ -92,13 +89,12 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
-# Endpoints that portals' back-ends call and that carry no rate limit: what they check is a
-# random secret of 256 bits (client secret, code, token), not something a person chose.
-UNLIMITED_ENDPOINTS = frozenset(
+# The endpoints only portals' back-ends call (SessionInterface.sessionless_paths are theirs).
+MACHINE_ENDPOINTS = frozenset({"oidc.token", "oidc.introspect", "oidc.revoke"})
+# Endpoints with no rate limit: what they check is a random secret of 256 bits (client
+# secret, code, token), not something a person chose; or they serve public documents.
+UNLIMITED_ENDPOINTS = MACHINE_ENDPOINTS | frozenset(
     {
-        "oidc.token",
-        "oidc.introspect",
-        "oidc.revoke",
         "oidc.userinfo",
         "oidc.discovery",
         "oidc.jwks",
@@ -120,16 +116,3 @@ class IdpLimiter(Limiter):
 
 
 limiter = IdpLimiter(key_func=get_remote_address, default_limits=[])
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    # SQLite enforces foreign keys (ON DELETE CASCADE) only when asked, per connection.
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL stays consistent and durable across an application crash, and
-        # skips the fsync of every commit (a power loss may undo the last transactions).
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()

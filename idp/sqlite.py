@@ -27,9 +27,6 @@ import sqlite3
 import threading
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 CHECKPOINT_SECONDS = 1.0
 
 # The first keyword of the statements that write (SQLAlchemy sends them one at a time).
@@ -38,29 +35,29 @@ CHECKPOINT_SECONDS = 1.0
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
-def map_database(engine: Engine, megabytes: int) -> None:
-    """Read the database through a memory map of up to `megabytes` (SQLite's mmap_size).
+class WriterLockedConnection(sqlite3.Connection):
+    """idp's SQLite connection: its settings, and the writer file lock held from its first
+    write to the end of the transaction.
 
-    Another connection's commit empties a connection's page cache, so with two workers
-    writing in turn each transaction reads its pages again: with a memory map that is a
-    memory access to the kernel's page cache instead of a pread() and a copy. At 5 M tokens
-    it took a refresh grant's CPU from 1.35× to 1.06× the small database's.
+    `mmap_mb` (passed through `sqlite3.connect`): read the database through a memory map
+    of up to that many MiB. Another connection's commit empties this one's page cache, so
+    with two workers writing in turn each transaction reads its pages again: through the
+    map that is a memory access to the kernel's page cache instead of a pread() and a copy
+    (at 5 M tokens, a refresh grant's CPU went from 1.35× to 1.06× the small database's).
     """
 
-    @event.listens_for(engine, "connect")
-    def mapped(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.execute(f"PRAGMA mmap_size={int(megabytes) * 1024 * 1024}")
-
-
-class WriterLockedConnection(sqlite3.Connection):
-    """A sqlite3 connection that holds the writer file lock from its first write to the end
-    of the transaction."""
-
-    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, database: Any, *args: Any, mmap_mb: int = 0, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         path = os.fspath(database)
         self._lock_fd: int | None = None
         self._locked = False
+        # SQLite enforces foreign keys (ON DELETE CASCADE) only when asked, per connection.
+        super().execute("PRAGMA foreign_keys=ON")
+        super().execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL stays consistent and durable across an application crash, and
+        # skips the fsync of every commit (a power loss may undo the last transactions).
+        super().execute("PRAGMA synchronous=NORMAL")
+        super().execute(f"PRAGMA mmap_size={int(mmap_mb) * 1024 * 1024}")
         if path and path != ":memory:" and not path.startswith("file:"):
             self._lock_fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
             super().execute("PRAGMA wal_autocheckpoint=0")
@@ -108,14 +105,18 @@ class WriterLockedConnection(sqlite3.Connection):
                 self._lock_fd = None
 
 
+def _writes(sql: str) -> bool:
+    return sql[:16].lstrip()[:7].upper().startswith(_WRITES)
+
+
 class WriterLockedCursor(sqlite3.Cursor):
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        if sql.lstrip()[:7].upper().startswith(_WRITES):
+        if _writes(sql):
             self.connection.lock_for_write()  # type: ignore[attr-defined]
         return super().execute(sql, parameters)
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
-        if sql.lstrip()[:7].upper().startswith(_WRITES):
+        if _writes(sql):
             self.connection.lock_for_write()  # type: ignore[attr-defined]
         return super().executemany(sql, seq_of_parameters)
 

@@ -56,6 +56,18 @@ def make_config(tmp_path_factory, **extra) -> dict:
     }
 
 
+def server_env(tmp_path, **extra: str) -> dict[str, str]:
+    """The environment of an idp process started by a test: none of the caller's IDP_*
+    settings, a database and keys of its own in `tmp_path`."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
+        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}",
+        "IDP_SECRET_KEY": "s" * 48,
+        "IDP_KEYS_DIR": str(tmp_path),
+        **extra,
+    }
+
+
 def dispose(app) -> None:
     with app.app_context():
         db.session.remove()

@@ -155,3 +155,18 @@ class Flow:
         response = self.token(self.code(person, **overrides))
         assert response.status_code == 200, response.text
         return response.get_json()
+
+
+def mark_second_factor_passed(app, account_id: int) -> None:
+    """Mark the account's SSO sessions as having passed a second factor (eidas2)."""
+    from sqlalchemy import update
+
+    from idp.oidc.models import BrowserSession
+
+    with app.app_context():
+        db.session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.account_id == account_id)
+            .values(acr="eidas2", amr=["pwd", "mail"])
+        )
+        db.session.commit()

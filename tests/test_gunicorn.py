@@ -1,7 +1,6 @@
 """The production server: gunicorn with the repository's gunicorn.conf.py (preload, the
 warm-up before the first fork, a fresh database pool per worker)."""
 
-import os
 import subprocess
 import sys
 import time
@@ -10,19 +9,14 @@ from pathlib import Path
 import requests
 
 from tests.conftest import free_port
+from tests.conftest import server_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_gunicorn_with_the_repository_settings_serves_pages_and_discovery(tmp_path):
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
-        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}",
-        "IDP_SECRET_KEY": "s" * 48,
-        "IDP_KEYS_DIR": str(tmp_path),
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-    }
+    env = server_env(tmp_path, IDP_ISSUER=f"http://127.0.0.1:{port}")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as out:

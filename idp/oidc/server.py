@@ -33,6 +33,7 @@ from flask import has_app_context
 from flask import has_request_context
 from flask import request
 from joserfc import jwt
+from sqlalchemy import String
 from sqlalchemy import bindparam
 from sqlalchemy import event
 from sqlalchemy import select
@@ -45,6 +46,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import DetachedInstanceError
 from sqlalchemy.orm.exc import ObjectDeletedError
 
+from idp.extensions import MACHINE_ENDPOINTS
 from idp.extensions import db
 from idp.models import Account
 from idp.models import utcnow
@@ -74,14 +76,17 @@ class _Statements:
         self.code = select(AuthorizationCode).where(
             AuthorizationCode.code_hash == bindparam("digest")
         )
-        self.session_by_sid = select(BrowserSession).where(BrowserSession.sid == bindparam("sid"))
-        sessions = BrowserSession.__table__
-        self.session_id_by_sid = select(sessions.c.id).where(sessions.c.sid == bindparam("sid"))
-        joined = SessionClient.__table__
-        # The portal joins the SSO session once (the pair is the primary key).
+        sessions, joined = BrowserSession.__table__, SessionClient.__table__
+        # The portal joins the SSO session of this sid, once (the pair is the primary key):
+        # one INSERT … SELECT … ON CONFLICT DO NOTHING.
+        session_of_sid = select(sessions.c.id, bindparam("client_id", type_=String)).where(
+            sessions.c.sid == bindparam("sid")
+        )
         self.join_session = {
-            "sqlite": sqlite_insert(joined).on_conflict_do_nothing(),
-            "postgresql": postgresql_insert(joined).on_conflict_do_nothing(),
+            name: insert(joined)
+            .from_select(["session_id", "client_id"], session_of_sid)
+            .on_conflict_do_nothing()
+            for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
         }
         codes = AuthorizationCode.__table__
         self.code_insert = codes.insert()
@@ -109,10 +114,9 @@ def keystore():
     return current_app.extensions["idp_keys"]
 
 
-# The endpoints that portals' back-ends call, where a grant costs about a millisecond and
-# reading the portal's registration was a fifth of it: there the registration is kept in
-# the process for CLIENT_CACHE_SECONDS (ClientCache).
-CACHED_CLIENT_ENDPOINTS = frozenset({"oidc.token", "oidc.introspect", "oidc.revoke"})
+# On the machine endpoints a grant costs about a millisecond and reading the portal's
+# registration was a fifth of it: there the registration is kept in the process for
+# CLIENT_CACHE_SECONDS (ClientCache).
 
 
 class ClientCache:
@@ -174,7 +178,7 @@ def query_client(client_id: str) -> Client | None:
     if not client_id:
         return None
     in_request = has_request_context()
-    if in_request and request.endpoint in CACHED_CLIENT_ENDPOINTS:
+    if in_request and request.endpoint in MACHINE_ENDPOINTS:
         return _query_client_cached(client_id)
     cache: dict[str, Client] | None = g.setdefault("idp_clients", {}) if in_request else None
     client = cache.get(client_id) if cache is not None else None
@@ -277,12 +281,9 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     # The portal joined the SSO session when its code was redeemed; refreshes add nothing.
     if sid and request.authorization_code is not None:
         connection = db.session.connection()
-        session_id = connection.execute(_stmt().session_id_by_sid, {"sid": sid}).scalar()
-        if session_id is not None:
-            connection.execute(
-                _stmt().join_session[connection.dialect.name],
-                {"session_id": session_id, "client_id": client_id},
-            )
+        connection.execute(
+            _stmt().join_session[connection.dialect.name], {"sid": sid, "client_id": client_id}
+        )
     audit.record(
         "token.issued",
         account_id=account_id,

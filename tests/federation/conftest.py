@@ -32,6 +32,7 @@ from tests.e2e.conftest import ServerThread
 from tests.factories import Factories
 from tests.factories import Flow
 from tests.factories import csrf_of
+from tests.factories import mark_second_factor_passed
 from tests.smtp import SmtpServer
 
 CLIENT_ID = "idp-test"
@@ -349,14 +350,4 @@ def prove_by_mail(platform, browser, email: str, decision: str = "link"):
 
 def passed_second_factor(platform, person) -> None:
     """Mark the person's SSO sessions as having passed a second factor (eidas2)."""
-    from sqlalchemy import update
-
-    from idp.oidc.models import BrowserSession
-
-    with platform.idp.app_context():
-        db.session.execute(
-            update(BrowserSession)
-            .where(BrowserSession.account_id == person.id)
-            .values(acr="eidas2", amr=["pwd", "mail"])
-        )
-        db.session.commit()
+    mark_second_factor_passed(platform.idp, person.id)

@@ -13,6 +13,7 @@ from idp.auth.lockout import LoginThrottle
 from idp.extensions import db
 from tests.enrolment.conftest import Walker
 from tests.factories import csrf_of
+from tests.factories import mark_second_factor_passed
 from tests.smtp import smtp_server  # noqa: F401
 
 GENERIC = "Identifiant ou mot de passe incorrect."
@@ -102,16 +103,6 @@ def login_session(app, person) -> Walker:
 
 def two_factor_session(app, person) -> Walker:
     """A browser on Mon compte whose session already passed a second factor (eidas2)."""
-    from sqlalchemy import update
-
-    from idp.oidc.models import BrowserSession
-
     walker = login_session(app, person)
-    with app.app_context():
-        db.session.execute(
-            update(BrowserSession)
-            .where(BrowserSession.account_id == person.id)
-            .values(acr="eidas2", amr=["pwd", "mail"])
-        )
-        db.session.commit()
+    mark_second_factor_passed(app, person.id)
     return walker

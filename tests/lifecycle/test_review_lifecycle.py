@@ -62,23 +62,34 @@ def _request_reset(app, email):
     walker.post("/mot-de-passe-oublie", {"identifier": email, "channel": "email"})
 
 
+def _ask_email_change(app, person, smtp_server, mails: int) -> str:
+    """From a session that passed a second factor, ask to move the address to NEW; return
+    the confirmation link mailed there (the `mails`-th message of the test at least)."""
+    walker = two_factor_session(app, person)
+    walker.get("/mon-compte/adresse-electronique")
+    walker.post(
+        "/mon-compte/adresse-electronique",
+        {"email": NEW, "email_confirm": NEW, "current_password": PASSWORD},
+    )
+    to_new = next(m for m in smtp_server.wait(mails) if m.rcpt_tos == [NEW])
+    return CONFIRM.search(to_new.part("plain")).group(0).removeprefix("http://localhost")
+
+
+def _reset_link(app, person, smtp_server, mails: int) -> str:
+    """Ask a password reset by mail; return the link (the `mails`-th message at least)."""
+    _request_reset(app, person.email)
+    reset = next(m for m in smtp_server.wait(mails) if RESET_LINK.search(m.part("plain")))
+    return RESET_LINK.search(reset.part("plain")).group(0).removeprefix("http://localhost")
+
+
 def test_a_reset_link_sent_to_the_former_address_dies_with_the_email_change(
     lc_app, factories, smtp_server
 ):
     """Whoever still reads the old mailbox (the reason to change it) must not reset the
     password with a link mailed there before the change."""
     person = factories.account()
-    _request_reset(lc_app, person.email)
-    reset = next(m for m in smtp_server.wait(1) if RESET_LINK.search(m.part("plain")))
-    reset_link = RESET_LINK.search(reset.part("plain")).group(0).removeprefix("http://localhost")
-    walker = two_factor_session(lc_app, person)
-    walker.get("/mon-compte/adresse-electronique")
-    walker.post(
-        "/mon-compte/adresse-electronique",
-        {"email": NEW, "email_confirm": NEW, "current_password": PASSWORD},
-    )
-    to_new = next(m for m in smtp_server.wait(3) if m.rcpt_tos == [NEW])
-    confirm = CONFIRM.search(to_new.part("plain")).group(0).removeprefix("http://localhost")
+    reset_link = _reset_link(lc_app, person, smtp_server, mails=1)
+    confirm = _ask_email_change(lc_app, person, smtp_server, mails=3)
     confirmer = Walker(lc_app.test_client())
     confirmer.get(confirm)
     assert confirmer.post(confirm, {}).status_code == 200
@@ -175,17 +186,8 @@ def test_a_password_reset_cancels_an_email_change_waiting_for_its_link(
     own mailbox; the owner, told at the old address, resets the password: the thief's
     confirmation link must die with it, or the account is theirs a minute later."""
     person = factories.account()
-    thief = two_factor_session(lc_app, person)
-    thief.get("/mon-compte/adresse-electronique")
-    thief.post(
-        "/mon-compte/adresse-electronique",
-        {"email": NEW, "email_confirm": NEW, "current_password": PASSWORD},
-    )
-    to_thief = next(m for m in smtp_server.wait(2) if m.rcpt_tos == [NEW])
-    confirm = CONFIRM.search(to_thief.part("plain")).group(0).removeprefix("http://localhost")
-    _request_reset(lc_app, person.email)
-    reset = next(m for m in smtp_server.wait(3) if RESET_LINK.search(m.part("plain")))
-    reset_link = RESET_LINK.search(reset.part("plain")).group(0).removeprefix("http://localhost")
+    confirm = _ask_email_change(lc_app, person, smtp_server, mails=2)  # the thief's
+    reset_link = _reset_link(lc_app, person, smtp_server, mails=3)
     owner = Walker(lc_app.test_client())
     owner.get(reset_link)
     done = owner.post(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from idp.extensions import db
 from tests.factories import csrf_of
+from tests.factories import mark_second_factor_passed
 from tests.mfa.conftest import SETUP
 from tests.mfa.conftest import VERIFY
 from tests.mfa.conftest import enable_totp
@@ -216,18 +216,8 @@ def test_enrolment_from_a_one_factor_session_needs_the_current_password(
 def test_a_session_that_passed_a_second_factor_is_not_asked_the_password(
     mfa_app, browser, person, smtp_server
 ):
-    from sqlalchemy import update
-
-    from idp.oidc.models import BrowserSession
-
     post_password(browser, person)
-    with mfa_app.app_context():
-        db.session.execute(
-            update(BrowserSession)
-            .where(BrowserSession.account_id == person.id)
-            .values(acr="eidas2", amr=["pwd", "mail"])
-        )
-        db.session.commit()
+    mark_second_factor_passed(mfa_app, person.id)
     page = browser.get(SETUP)
     assert 'autocomplete="current-password"' not in page.text
     done = browser.post(

@@ -1,7 +1,6 @@
 """What the token endpoint's lighter paths must keep: audit rows, rotation, sessions, CLI."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from idp.models import AuditEvent
 from idp.oidc.models import Token
 from idp.security import audit
 from idp.security import tokens
+from tests.conftest import server_env
 from tests.factories import Flow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,12 +129,7 @@ def test_web_workers_do_not_import_migration_or_pdf_libraries(tmp_path):
         "import json, sys, wsgi; print(json.dumps(sorted("
         "m for m in ('alembic', 'mako', 'flask_migrate', 'fpdf', 'zxcvbn') if m in sys.modules)))"
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
-        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}",
-        "IDP_SECRET_KEY": "s" * 48,
-        "IDP_KEYS_DIR": str(tmp_path),
-    }
+    env = server_env(tmp_path)
     out = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )

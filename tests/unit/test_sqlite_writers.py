@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
-import idp.extensions  # noqa: F401 - registers the connection pragmas on every Engine
 from idp.sqlite import WriterLockedConnection
 
 
@@ -131,18 +130,19 @@ def test_a_background_thread_copies_the_log_into_the_database_file(path, monkeyp
     assert seen == 200
 
 
-def test_the_app_reads_sqlite_through_a_memory_map_of_the_configured_size(tmp_path):
+def test_the_app_reads_sqlite_through_a_memory_map_of_the_configured_size(
+    tmp_path, tmp_path_factory
+):
     from idp import create_app
     from idp.extensions import db
+    from tests.conftest import make_config
 
     app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "s" * 48,
-            "KEYS_DIR": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'mapped.sqlite3'}",
-            "SQLITE_MMAP_MB": 64,
-        }
+        make_config(
+            tmp_path_factory,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'mapped.sqlite3'}",
+            SQLITE_MMAP_MB=64,
+        )
     )
     with app.app_context():
         with db.engine.connect() as conn:
