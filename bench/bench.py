@@ -2,7 +2,7 @@
 
     python bench/bench.py [--db sqlite|postgresql|both] [--duration 10] [--concurrency 8]
                           [--workers 2] [--threads 0] [--scale] [--json results.json]
-                          [--load-generator auto|wrk|python]
+                          [--load-generator auto|wrk|python] [--repeat N]
 
 For each database: a fresh database (SQLite file in a temporary directory, or the
 PostgreSQL database of IDP_BENCH_PG_URL, created if missing and emptied), the
@@ -993,6 +993,20 @@ def token_format_cost(keys_dir: str, rounds: int = 200) -> dict[str, float]:
     return result
 
 
+def speed_probe(rounds: int = 5) -> dict[str, float]:
+    """The CPU time of a fixed pure-Python loop (median of `rounds`): how fast this machine
+    runs interpreted code right now, so that figures of two runs or two machines can be
+    compared. On a shared VM it moves by ±30 % within minutes (see bench/README.md)."""
+    times = []
+    for _ in range(rounds):
+        started = time.thread_time()
+        table: dict[int, int] = {}
+        for i in range(300_000):
+            table[i & 1023] = table.get(i & 1023, 0) + i % 7
+        times.append(time.thread_time() - started)
+    return {"python_loop_ms": statistics.median(times) * 1000}
+
+
 def argon2_verify_cpu(password_hash: str, rounds: int = 50) -> dict[str, Any]:
     """CPU (thread) and wall time of one argon2id verify at the stored hash's cost."""
     from argon2 import PasswordHasher
@@ -1051,6 +1065,13 @@ def report(result: dict[str, Any]) -> None:
         f"{result['access_token_format']}, {result['cpus']} CPUs, "
         f"load average before {result['loadavg_before']}"
     )
+    speed = result.get("speed")
+    if speed:
+        print(
+            f"machine speed: a fixed pure-Python loop took {speed['python_loop_ms_before']:.0f} ms "
+            f"before and {speed['python_loop_ms_after']:.0f} ms after the phases "
+            f"(argon2id verify: see below); compare runs only at similar speeds"
+        )
     wrk = result.get("wrk")
     generator = result.get("load_generator", PYTHON_GENERATOR)
     grants = (
@@ -1164,6 +1185,36 @@ def report(result: dict[str, Any]) -> None:
                 print(f"{'':28}{check}")
 
 
+def summary_figures(result: dict[str, Any]) -> dict[str, float]:
+    """The judged figures of one run, flat."""
+    base, cpu = result["baseline"], result["cpu"]
+    return {
+        "refresh/s": base["refresh"]["per_s"],
+        "refresh p99 ms": base["refresh"]["p99_ms"],
+        "refresh CPU ms": cpu["refresh_cpu_ms"],
+        "client_credentials/s": base["client_credentials"]["per_s"],
+        "client_credentials p99 ms": base["client_credentials"]["p99_ms"],
+        "client_credentials CPU ms": cpu["client_credentials_cpu_ms"],
+        "login p99 ms": base["login"]["p99_ms"],
+        "login CPU % of a verify": cpu["login_cpu_pct"],
+        "argon2id verify ms": cpu["argon2_cpu_ms"],
+        "python loop ms": result.get("speed", {}).get("python_loop_ms_before", math.nan),
+        "memory PSS MB": result["memory"]["pss_mb"],
+    }
+
+
+def report_summary(kind: str, runs: list[dict[str, Any]]) -> None:
+    """Median and range of each judged figure over repeated runs (a shared machine's speed
+    moves between runs: one run alone says little)."""
+    figures = [summary_figures(run) for run in runs]
+    print()
+    print(f"== {kind}: {len(runs)} runs ==")
+    print(f"{'':28}{'median':>10}{'min':>10}{'max':>10}")
+    for name in figures[0]:
+        values = [f[name] for f in figures]
+        print(f"{name:28}{statistics.median(values):10.1f}{min(values):10.1f}{max(values):10.1f}")
+
+
 def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"idp-bench-{kind}-"))
     server: Server | None = None
@@ -1174,6 +1225,7 @@ def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         bulk_seed(setup, range(1, BASELINE_ACCOUNTS), range(0, BASELINE_TOKENS))
         server = Server(setup, args.workers, workdir, args.access_token_format, args.threads)
         wrk = Wrk.find(args.concurrency) if args.load_generator != "python" else None
+        speed_before = speed_probe()
         server.start()
         idle_memory = server.memory_mb()
         result: dict[str, Any] = {
@@ -1192,6 +1244,11 @@ def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         }
         baseline = measure(server, setup, args.concurrency, args.duration, wrk, workdir)
         argon = argon2_verify_cpu(setup.password_hash)
+        speed_after = speed_probe()
+        result["speed"] = {
+            "python_loop_ms_before": speed_before["python_loop_ms"],
+            "python_loop_ms_after": speed_after["python_loop_ms"],
+        }
         result["token_format_cost"] = token_format_cost(setup.keys_dir)
         login = baseline["login"]
         grants = (baseline["refresh"], baseline["client_credentials"])
@@ -1278,11 +1335,19 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="grant phases: wrk (bench/wrk/*.lua), Python threads, or auto: wrk if on PATH",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each database N times (fresh server each time) and summarise the medians",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if not 1 <= args.concurrency <= 64 or not 0 < args.duration <= 600:
         parser.error("concurrency must be 1..64 and duration 0..600 s")
+    if not 1 <= args.repeat <= 20:
+        parser.error("repeat must be 1..20")
     if not 0 <= args.threads <= 16:
         parser.error("threads must be 0..16")
     if args.scale_accounts <= BASELINE_ACCOUNTS or args.scale_tokens <= BASELINE_TOKENS:
@@ -1297,9 +1362,14 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = []
     for kind in kinds:
-        result = bench_one(kind, args)
-        report(result)
-        results.append(result)
+        runs = []
+        for _ in range(args.repeat):
+            result = bench_one(kind, args)
+            report(result)
+            runs.append(result)
+        if len(runs) > 1:
+            report_summary(kind, runs)
+        results.extend(runs)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
