@@ -113,6 +113,18 @@ def satisfies(acr: str | None, required: str | None) -> bool:
     return required is None or acr_rank(acr) >= acr_rank(required)
 
 
+def reachable_locally(required: str | None) -> bool:
+    """idp's own factors (a password, then a code) can reach this level: eidas2 at most.
+
+    eidas3 only comes from FranceConnect+: asking a code for it would be for nothing."""
+    return acr_rank(required) <= acr_rank(TWO_FACTORS)
+
+
+def beyond_reach(acr: str | None, required: str | None) -> bool:
+    """A session at `acr` misses `required`, and no code of idp's could make up for it."""
+    return not satisfies(acr, required) and not reachable_locally(required)
+
+
 def session_has_second_factor(sso_session: BrowserSession | None) -> bool:
     """The SSO session reached eidas2 or more (two local factors, or FranceConnect's level)."""
     return sso_session is not None and acr_rank(sso_session.acr) >= acr_rank(TWO_FACTORS)

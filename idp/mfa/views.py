@@ -4,6 +4,10 @@ At login, a right password opens no SSO session while a second factor is due: th
 Flask session keeps a pending login (account, time, where to go) for ten minutes, and this
 page opens the session once the factor is right. With a live session and no pending login,
 the same page upgrades the session (step-up) and goes back to `next`.
+
+A portal that needs more than idp's own factors give (eidas3: FranceConnect+ only) gets no
+code page at all: `level_unreachable` offers the upstream that gives the level, or the way
+back to the portal with `unmet_authentication_requirements` (see idp.oidc.views).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from idp import federation
 from idp import notify
 from idp.auth import session as sso
 from idp.auth.views import _portal_of
@@ -60,9 +65,14 @@ def after_password(account: Account, next_url: str | None, origin: audit.Origin)
     Due when the portal being logged into (minimum acr, acr_values, claims) wants eidas2,
     or when the account enabled an authenticator app and this browser is not remembered.
     A remembered browser only spares the account's own choice, never a portal's demand.
+    When the portal wants a level no code reaches (eidas3), the "FranceConnect+ required"
+    page instead, and no session.
     """
     session.pop(PENDING, None)  # a new password login replaces an unfinished one
     required = services.required_acr(_portal_of(next_url), _query_of(next_url))
+    if not services.reachable_locally(required):
+        # No code of idp's reaches eidas3: ask none, open no session, say what will.
+        return level_unreachable(next_url, account.id, required, origin)
     if required is None:
         if services.enabled_totp(account.id) is None:
             return None
@@ -77,6 +87,41 @@ def after_password(account: Account, next_url: str | None, origin: audit.Origin)
         reason="portal" if required else "account",
     )
     return redirect(url_for("mfa.step_up"))
+
+
+def _gives(upstream_name: str, required: str) -> bool:
+    """The upstream's platform may answer with the required level (FranceConnect+: eidas3)."""
+    client = federation.upstreams().get(upstream_name)
+    return client is not None and any(
+        services.satisfies(level, required) for level in client.preset.requestable
+    )
+
+
+def level_unreachable(
+    next_url: str | None, account_id: int | None, required: str | None, origin: audit.Origin
+) -> Any:
+    """The page shown instead of a code when the portal needs a level idp's own factors never
+    reach: the upstream buttons that give it, and a form back to the portal (audited; the
+    caller commits).
+
+    OIDC Core 5.5.1.1 (conformance idea "oidcc-claims-essential"): an essential acr that
+    cannot be met is a failed authentication, told to the portal, not a dead end here.
+    """
+    audit.record("mfa.level_unreachable", account_id=account_id, origin=origin, required=required)
+    portal = _portal_of(next_url)
+    journey = (portal.journey if portal else None) or current_app.config["DEFAULT_JOURNEY"]
+    buttons = [
+        button
+        for button in federation.login_context(next_url, journey)["upstream_buttons"]
+        if _gives(button["name"], required)
+    ]
+    query = urlsplit(next_url).query if next_url and next_url.startswith("/authorize?") else ""
+    return render_template(
+        "mfa/level_unreachable.html",
+        portal=portal,
+        upstream_buttons=buttons,
+        back_url=url_for("oidc.unmet_requirements") + "?" + query if query else None,
+    ), 403
 
 
 def before_deletion_cancel(account: Account, origin: audit.Origin) -> Any:
@@ -171,21 +216,25 @@ def step_up() -> Any:
         ):
             session.pop(PENDING, None)
             return _ended(next_url, "expired")
+        required = services.required_acr(_portal_of(next_url), _query_of(next_url))
+        if not cancelling and not services.reachable_locally(required):
+            # A login pending from before the portal's demand was known to be out of reach.
+            session.pop(PENDING, None)
+            page = level_unreachable(next_url, account.id, required, audit.origin_of(request))
+            db.session.commit()
+            return page
     elif current is not None:
         account = current.account
         next_url = safe_next(request.args.get("next"))
+        required = services.required_acr(_portal_of(next_url), _query_of(next_url))
+        if services.beyond_reach(current.acr, required):
+            # eidas3 comes from FranceConnect+ only: no code of idp's can reach it.
+            page = level_unreachable(
+                next_url, current.account_id, required, audit.origin_of(request)
+            )
+            db.session.commit()
+            return page
         if services.session_has_second_factor(current):
-            required = services.required_acr(_portal_of(next_url), _query_of(next_url))
-            if not services.satisfies(current.acr, required):
-                # eidas3 comes from FranceConnect+ only: no code of idp's can reach it.
-                audit.record(
-                    "mfa.level_unreachable",
-                    account_id=current.account_id,
-                    origin=audit.origin_of(request),
-                    required=required,
-                )
-                db.session.commit()
-                return _ended(next_url, "level")
             return redirect(next_url or url_for("account.overview"))
         since = max(utcnow() - services.PENDING_LIFETIME, current.created_at)
     else:

@@ -42,6 +42,13 @@ from idp.security import tokens
 LOGIN_MARKER = "idp_login"
 
 
+class UnmetAuthenticationRequirementsError(OAuth2Error):
+    """OpenID Connect Unmet Authentication Requirements 1.0 §2: the level the portal needs
+    (an essential acr, OIDC Core 5.5.1.1, or its minimum) was not reached."""
+
+    error = "unmet_authentication_requirements"
+
+
 def server():
     return current_app.extensions["idp_oauth"]
 
@@ -195,10 +202,13 @@ def authorize() -> Any:
         hint = data.get("id_token_hint")
         if hint and "none" in prompts and not _hint_matches(hint, current.account, client):
             raise LoginRequiredError(redirect_uri=redirect_uri)
-        if not mfa.satisfies(current.acr, mfa.required_acr(client, data)):
+        required = mfa.required_acr(client, data)
+        if not mfa.satisfies(current.acr, required):
             # The portal's minimum acr or the request wants a second factor: step-up.
             if "none" in prompts:
                 raise InteractionRequiredError(redirect_uri=redirect_uri)
+            if not mfa.reachable_locally(required):
+                return _level_unreachable(current, required)
             return redirect(url_for("mfa.step_up", next=_authorize_url()))
         scope = grant.request.payload.scope or ""
         if client.require_consent and (
@@ -215,6 +225,18 @@ def authorize() -> Any:
         return _issue_code(grant, current)
     except OAuth2Error as error:
         return _authorization_error(error, state)
+
+
+def _level_unreachable(current, required: str | None) -> Any:
+    """No code of idp's reaches this level (eidas3): the page offering FranceConnect+ or the
+    way back to the portal, instead of a step-up."""
+    from idp.mfa import views as mfa_views  # the mfa views import the auth ones
+
+    page = mfa_views.level_unreachable(
+        _authorize_url(), current.account_id, required, audit.origin_of(request)
+    )
+    db.session.commit()
+    return page
 
 
 def _issue_code(grant, current) -> Any:
@@ -243,7 +265,10 @@ def consent() -> Any:
         if current is None:
             return _send_to_login(force=False)
         client = grant.request.client
-        if not mfa.satisfies(current.acr, mfa.required_acr(client, grant.request.payload.data)):
+        required = mfa.required_acr(client, grant.request.payload.data)
+        if not mfa.satisfies(current.acr, required):
+            if not mfa.reachable_locally(required):
+                return _level_unreachable(current, required)
             return redirect(url_for("mfa.step_up", next=_authorize_url()))
         if request.form.get("decision") != "accept":
             audit.record(
@@ -263,6 +288,42 @@ def consent() -> Any:
             scope=grant.request.payload.scope,
         )
         return _issue_code(grant, current)
+    except OAuth2Error as error:
+        return _authorization_error(error, state)
+
+
+@bp.post("/authorize/unmet")
+def unmet_requirements() -> Any:
+    """Back to the portal from the "FranceConnect+ required" page (CSRF-protected).
+
+    The original authorization request travels in the query, as for the consent answer, and
+    is validated again by Authlib: an unknown client or a redirect_uri not registered exactly
+    is a page, never a redirect. The portal then gets `unmet_authentication_requirements`
+    with its state and iss (OIDC Core 5.5.1.1, conformance idea "oidcc-claims-essential").
+    """
+    current = sso.current_session()
+    state = request.args.get("state")
+    try:
+        grant, redirect_uri = _validate(current)
+        client = grant.request.client
+        required = mfa.required_acr(client, grant.request.payload.data)
+        if mfa.reachable_locally(required) or (
+            current is not None and mfa.satisfies(current.acr, required)
+        ):
+            # Nothing out of reach (any more): the authorization goes on as usual.
+            return redirect(_authorize_url())
+        audit.record(
+            "authorization.unmet_requirements",
+            account_id=current.account_id if current else None,
+            client_id=client.client_id,
+            origin=audit.origin_of(request),
+            required=required,
+        )
+        db.session.commit()
+        raise UnmetAuthenticationRequirementsError(
+            f"The authentication level {required} needs a FranceConnect+ login.",
+            redirect_uri=redirect_uri,
+        )
     except OAuth2Error as error:
         return _authorization_error(error, state)
 

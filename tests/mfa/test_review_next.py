@@ -70,17 +70,20 @@ def _follow_locally(browser, response):
 def test_a_portal_demanding_eidas3_gets_no_code_from_idps_own_second_factor(
     mfa_app, browser, person, factories
 ):
-    secret = enable_totp(mfa_app, person.id)
+    # No code is even asked: the level is out of reach of any code (see
+    # tests/oidc/test_acr_unmet.py for the way back to the portal).
+    enable_totp(mfa_app, person.id)
     flow = Flow(browser, factories.portal(client_id="haut", min_acr="eidas3"))
-    assert flow.login(flow.authorize(), person.email, person.password).headers["Location"] == (
-        VERIFY
-    )
-    page = _follow_locally(browser, verify(browser, totp_now(secret)))
+    page = _follow_locally(browser, flow.login(flow.authorize(), person.email, person.password))
     assert page.status_code == 403
-    assert "FranceConnect+" in page.text
+    assert "FranceConnect+" in page.text and 'name="code"' not in page.text
+    assert browser.get(VERIFY).status_code == 302  # no pending login to type a code for
     with mfa_app.app_context():
         assert db.session.scalar(
             select(AuditEvent.id).where(AuditEvent.event == "mfa.level_unreachable")
+        )
+        assert not db.session.scalar(
+            select(AuditEvent.id).where(AuditEvent.event == "authorization.code_issued")
         )
 
 
@@ -121,15 +124,14 @@ def test_an_essential_acr_claim_for_eidas3_gets_no_eidas2_token(
     # authentication fails; idp's own second factor reaches eidas2 only.
     import json
 
-    secret = enable_totp(mfa_app, person.id)
+    enable_totp(mfa_app, person.id)
     flow = Flow(browser, factories.portal(client_id="essentiel"))
     claims = json.dumps({"id_token": {"acr": {"essential": True, "values": ["eidas3"]}}})
-    assert (
-        flow.login(flow.authorize(claims=claims), person.email, person.password).headers["Location"]
-        == VERIFY
+    page = _follow_locally(
+        browser, flow.login(flow.authorize(claims=claims), person.email, person.password)
     )
-    page = _follow_locally(browser, verify(browser, totp_now(secret)))
     assert page.status_code == 403 and "FranceConnect+" in page.text
+    assert 'name="code"' not in page.text
 
 
 def test_an_essential_acr_claim_for_eidas2_or_eidas3_is_met_by_two_factors(
