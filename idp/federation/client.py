@@ -90,6 +90,21 @@ class UpstreamClient:
         higher = [lv for lv in self.preset.requestable if self.preset.acr_satisfies(lv, wanted)]
         return [wanted, *[lv for lv in higher if lv != wanted]]
 
+    def acr_for(self, required: str | None) -> str | None:
+        """The acr_values to ask for a login: the configured level, or the level the portal
+        being logged into needs when that is higher and this platform may be asked it
+        (FranceConnect+ for a portal that needs eidas3). Asked less, the answer would come
+        back below the portal's need and the person would have logged in for nothing."""
+        wanted = self.settings.acr
+        if (
+            required
+            and wanted
+            and required in self.preset.requestable
+            and not self.preset.acr_satisfies(wanted, required)
+        ):
+            return required
+        return wanted
+
     # HTTP ----------------------------------------------------------------------------------
     def _http(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:

@@ -127,27 +127,27 @@ def log_in(account: Account, verified: services.Verified, next_url: str | None) 
 
 @bp.get("/federation/<upstream>/start")
 def start() -> Any:
-    """Send the browser to FranceConnect (state and nonce of 64 hex, acr_values)."""
+    """Send the browser to FranceConnect (state and nonce of 64 hex, acr_values: the level
+    configured, or the one the portal being logged into needs when higher)."""
     client = client_or_404()
     next_url = safe_next(request.args.get("next"))
     origin = audit.origin_of(request)
+    acr = client.acr_for(_level_needed(next_url))
     flows.purge_expired()
     flow, state, nonce = flows.open_flow(
         "login",
         client.settings.name,
         current_app.config["FEDERATION_FLOW_LIFETIME"],
         return_to=next_url,
-        acr=client.settings.acr,
+        acr=acr,
     )
     try:
-        url = client.authorization_url(_redirect_uri(), state, nonce, client.settings.acr)
+        url = client.authorization_url(_redirect_uri(), state, nonce, acr)
     except UpstreamError as exc:
         flows.close(flow, "failed")
         return _failure(exc, next_url, origin)
     _bind(state)
-    audit.record(
-        "federation.started", origin=origin, provider=upstream_name(), acr=client.settings.acr
-    )
+    audit.record("federation.started", origin=origin, provider=upstream_name(), acr=acr)
     db.session.commit()
     return redirect(url)
 
@@ -192,6 +192,17 @@ def start_link() -> Any:
     )
     db.session.commit()
     return redirect(url)
+
+
+def _level_needed(next_url: str | None) -> str | None:
+    """The acr the portal of an authorization request in `next_url` needs (its minimum, an
+    essential acr claim), or None."""
+    if not next_url or not next_url.startswith("/authorize?"):
+        return None
+    from idp.mfa.services import required_acr  # the mfa package imports this one
+
+    query = {k: v[0] for k, v in parse_qs(urlsplit(next_url).query).items()}
+    return required_acr(query_client(query.get("client_id", "")), query)
 
 
 def _brand_name() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -11,6 +13,8 @@ from idp.federation.models import FederatedIdentity
 from idp.models import Account
 from idp.oidc.models import BrowserSession
 from tests.factories import POST_LOGOUT
+from tests.factories import Factories
+from tests.factories import Flow
 from tests.federation.conftest import fc_session_with_portal_tokens
 from tests.federation.conftest import query_of
 from tests.federation.conftest import reason_of
@@ -95,3 +99,29 @@ def test_discovery_lists_the_levels_passed_through(fc_plus, fc):
         .get("/.well-known/openid-configuration")
         .get_json()["acr_values_supported"]
     )
+
+
+def test_a_portal_needing_eidas3_gets_it_through_fc_plus(fc_plus):
+    """The FranceConnect+ button of a portal that needs eidas3 asks FranceConnect+ for
+    eidas3 (not the configured eidas2, which would come back too low), and the portal's ID
+    token carries it (conformance idea: oidcc-claims-essential / acr)."""
+    portal = Factories(fc_plus.idp).portal(min_acr="eidas3")
+    browser = fc_plus.browser()
+    flow = Flow(browser.client, portal)
+    next_url = query_of(flow.authorize().headers["Location"])["next"]
+    start = browser.get("/federation/franceconnect/start?" + urlencode({"next": next_url}))
+    assert query_of(start.headers["Location"])["acr_values"] == "eidas3"
+    browser.follow()
+    browser.choose("angela")
+    sign_up(browser, "angela.trois@example.fr")
+    with fc_plus.idp.app_context():
+        assert db.session.scalar(select(BrowserSession.acr)) == "eidas3"
+    code = query_of(flow.authorize().headers["Location"])["code"]
+    tokens = flow.token(code).get_json()
+    claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+    assert claims["acr"] == "eidas3"
+
+
+def test_without_a_portal_fc_plus_is_asked_its_configured_level(fc_plus):
+    start = fc_plus.browser().get("/federation/franceconnect/start?next=/mon-compte")
+    assert query_of(start.headers["Location"])["acr_values"] == "eidas2"
