@@ -27,7 +27,6 @@ import base64
 import html
 import json
 import re
-import threading
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,7 +48,6 @@ from oic.oic.message import AuthorizationResponse
 from oic.oic.message import EndSessionRequest
 from oic.oic.message import RegistrationResponse
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
-from werkzeug.serving import make_server
 
 from idp import create_app
 from idp.extensions import db
@@ -58,6 +56,7 @@ from idp.oidc.models import Client as ClientModel
 from tests.conftest import dispose
 from tests.conftest import free_port
 from tests.conftest import make_config
+from tests.e2e.conftest import ServerThread
 from tests.factories import POST_LOGOUT
 from tests.factories import Factories
 from tests.factories import Person
@@ -66,23 +65,6 @@ from tests.factories import csrf_of
 
 HOST = "127.0.0.1"
 SCOPE = ["openid", "profile", "email"]
-
-
-class ServerThread:
-    """A werkzeug server running idp in a daemon thread."""
-
-    def __init__(self, app, port: int) -> None:
-        self.server = make_server(HOST, port, app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @dataclass

@@ -23,6 +23,9 @@ from idp.security.verification import Verification
 from tests.conftest import ISSUER
 from tests.factories import REDIRECT
 from tests.factories import Flow
+from tests.federation.test_upstreams import FC
+from tests.federation.test_upstreams import FC_PLUS as UPSTREAM_FC_PLUS
+from tests.federation.test_upstreams import PLUS
 from tests.mfa.conftest import VERIFY
 from tests.mfa.conftest import enable_totp
 from tests.mfa.conftest import logged_in
@@ -34,37 +37,10 @@ from tests.oidc.helpers import form_of
 from tests.oidc.helpers import redirect_query
 from tests.smtp import smtp_server  # noqa: F401
 
-PLUS = "franceconnect-plus"
 ESSENTIAL_EIDAS3 = json.dumps({"id_token": {"acr": {"essential": True, "values": ["eidas3"]}}})
-FC = {
-    "FRANCECONNECT_ISSUER": "https://oidc.franceconnect.gouv.fr/api/v2",
-    "FRANCECONNECT_CLIENT_ID": "a",
-    "FRANCECONNECT_CLIENT_SECRET": "b",
-}
-FC_PLUS = {
-    "name": PLUS,
-    "preset": PLUS,
-    "issuer": "https://auth.franceconnect.gouv.fr/api/v2",
-    "client_id": "c",
-    "client_secret": "d",
-    "clients": ["sante"],
-}
+# FranceConnect+ offered on the portal "sante" only (not by journey).
+FC_PLUS = {k: v for k, v in UPSTREAM_FC_PLUS.items() if k != "journeys"} | {"clients": ["sante"]}
 BUTTON = re.compile(r'data-upstream="([a-z-]+)"')
-
-
-@pytest.fixture
-def idp(make_app, smtp_server):  # noqa: F811
-    return make_app(SMTP_PORT=smtp_server.port, NOTIFY_ASYNC=False)
-
-
-@pytest.fixture
-def browser(idp):
-    return idp.test_client()
-
-
-@pytest.fixture
-def person(factories):
-    return factories.account()
 
 
 def events(app, name: str) -> list[dict]:
@@ -101,14 +77,14 @@ def assert_unmet_at_portal(response, flow) -> None:
 
 
 def test_a_portal_demanding_eidas3_asks_no_code_and_offers_the_way_back(
-    idp,
+    mfa_app,
     browser,
     person,
     factories,
     smtp_server,  # noqa: F811
 ):
-    enable_totp(idp, person.id)
-    set_phone(idp, person.id)
+    enable_totp(mfa_app, person.id)
+    set_phone(mfa_app, person.id)
     portal = factories.portal(client_id="haut", name="Mon espace santé", min_acr="eidas3")
     flow = Flow(browser, portal)
     page = flow.login(flow.authorize(), person.email, person.password)
@@ -116,27 +92,27 @@ def test_a_portal_demanding_eidas3_asks_no_code_and_offers_the_way_back(
     assert "Ce service exige une connexion avec FranceConnect+" in page.text
     assert "Revenir sur Mon espace santé" in page.text
     assert 'name="code"' not in page.text
-    assert_no_code_asked(idp, browser, smtp_server)
+    assert_no_code_asked(mfa_app, browser, smtp_server)
     # The account's own settings want a second factor: no session opened on the password.
     assert not logged_in(browser)
-    with idp.app_context():
+    with mfa_app.app_context():
         assert not db.session.scalar(select(func.count(BrowserSession.id)))
-    assert [e["required"] for e in events(idp, "mfa.level_unreachable")] == ["eidas3"]
+    assert [e["required"] for e in events(mfa_app, "mfa.level_unreachable")] == ["eidas3"]
 
     assert_unmet_at_portal(go_back(browser, page), flow)
-    [back] = events(idp, "authorization.unmet_requirements")
+    [back] = events(mfa_app, "authorization.unmet_requirements")
     assert (back["account_id"], back["client_id"], back["required"]) == (None, "haut", "eidas3")
 
 
 def test_an_essential_eidas3_claim_from_a_two_factor_session_asks_no_code(
-    idp,
+    mfa_app,
     browser,
     person,
     factories,
     smtp_server,  # noqa: F811
 ):
     """oidcc-claims-essential: an essential acr idp cannot meet fails the authentication."""
-    secret = enable_totp(idp, person.id)
+    secret = enable_totp(mfa_app, person.id)
     post_password(browser, person)
     assert verify(browser, totp_now(secret)).status_code == 302
     flow = Flow(browser, factories.portal(client_id="essentiel", name="Portail essentiel"))
@@ -144,23 +120,23 @@ def test_an_essential_eidas3_claim_from_a_two_factor_session_asks_no_code(
     assert page.status_code == 403  # straight from /authorize: no step-up page
     assert "Ce service exige une connexion avec FranceConnect+" in page.text
     assert "Revenir sur Portail essentiel" in page.text
-    assert not events(idp, "mfa.code_sent") and not smtp_server.messages
+    assert not events(mfa_app, "mfa.code_sent") and not smtp_server.messages
     assert browser.get(VERIFY).status_code == 302  # nothing pending there either
 
     assert_unmet_at_portal(go_back(browser, page), flow)
-    [back] = events(idp, "authorization.unmet_requirements")
+    [back] = events(mfa_app, "authorization.unmet_requirements")
     assert back["account_id"] == person.id and back["client_id"] == "essentiel"
     assert logged_in(browser)  # the idp session itself stays
 
 
 def test_a_password_session_gets_no_code_for_eidas3_even_from_the_step_up_page(
-    idp,
+    mfa_app,
     browser,
     person,
     factories,
     smtp_server,  # noqa: F811
 ):
-    set_phone(idp, person.id)
+    set_phone(mfa_app, person.id)
     post_password(browser, person)  # one factor (no app): a session at eidas1
     flow = Flow(browser, factories.portal(client_id="haut", min_acr="eidas3"))
     response = flow.authorize()
@@ -173,12 +149,12 @@ def test_a_password_session_gets_no_code_for_eidas3_even_from_the_step_up_page(
         data={"action": "send", "csrf_token": form_of(step_up.text)[1]},
     )
     assert asked.status_code == 403
-    assert not events(idp, "mfa.code_sent") and not smtp_server.messages
+    assert not events(mfa_app, "mfa.code_sent") and not smtp_server.messages
     assert_unmet_at_portal(go_back(browser, step_up), flow)
 
 
 def test_prompt_none_with_a_level_out_of_reach_answers_interaction_required(
-    idp, browser, person, factories
+    mfa_app, browser, person, factories
 ):
     """oidcc-prompt-none-logged-in: with prompt=none no page may be shown, the portal gets
     the error; without it, the page (never a step-up)."""
@@ -190,7 +166,7 @@ def test_prompt_none_with_a_level_out_of_reach_answers_interaction_required(
     assert page.status_code == 403 and 'action="/authorize/unmet?' in page.text
 
 
-def test_the_way_back_refuses_a_tampered_request(idp, browser, person, factories):
+def test_the_way_back_refuses_a_tampered_request(mfa_app, browser, person, factories):
     flow = Flow(browser, factories.portal(client_id="haut", min_acr="eidas3"))
     page = flow.login(flow.authorize(), person.email, person.password)
     action, csrf = form_of(page.text)
@@ -210,12 +186,12 @@ def test_the_way_back_refuses_a_tampered_request(idp, browser, person, factories
     # A POST without the CSRF token of this browser does nothing either.
     response = browser.post(action, data={})
     assert response.status_code == 400 and "Location" not in response.headers
-    response = idp.test_client().post(action, data={"csrf_token": csrf})
+    response = mfa_app.test_client().post(action, data={"csrf_token": csrf})
     assert response.status_code == 400 and "Location" not in response.headers
-    assert not events(idp, "authorization.unmet_requirements")
+    assert not events(mfa_app, "authorization.unmet_requirements")
 
 
-def test_the_way_back_sends_no_error_for_a_level_within_reach(idp, browser, person, factories):
+def test_the_way_back_sends_no_error_for_a_level_within_reach(mfa_app, browser, person, factories):
     """The route cannot be used to make a portal believe a reachable level was refused."""
     post_password(browser, person)
     flow = Flow(browser, factories.portal(client_id="simple"))
@@ -224,14 +200,16 @@ def test_the_way_back_sends_no_error_for_a_level_within_reach(idp, browser, pers
     response = browser.post("/authorize/unmet?" + urlencode(params), data={"csrf_token": csrf})
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/authorize"
-    assert not events(idp, "authorization.unmet_requirements")
+    assert not events(mfa_app, "authorization.unmet_requirements")
 
 
-def test_an_eidas3_session_goes_on_to_the_code_from_the_way_back(idp, browser, person, factories):
+def test_an_eidas3_session_goes_on_to_the_code_from_the_way_back(
+    mfa_app, browser, person, factories
+):
     post_password(browser, person)
     flow = Flow(browser, factories.portal(client_id="haut", min_acr="eidas3"))
     page = flow.authorize()
-    with idp.app_context():  # meanwhile, a FranceConnect+ login
+    with mfa_app.app_context():  # meanwhile, a FranceConnect+ login
         db.session.execute(update(BrowserSession).values(acr="eidas3", amr=["fc"]))
         db.session.commit()
     query = flow.follow_to_callback(go_back(browser, page))
