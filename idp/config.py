@@ -65,7 +65,8 @@ class Defaults:
     ARGON2_MEMORY_KIB = 19 * 1024
     ARGON2_TIME_COST = 2
     ARGON2_PARALLELISM = 1
-    # Login attempts allowed per IP address (Flask-Limiter syntax).
+    # Failed login attempts allowed per IP address (Flask-Limiter syntax); logins that
+    # succeed are not counted (many people may share one address behind a NAT).
     LOGIN_RATE_LIMIT = "30 per minute"
     # Login attempts allowed per typed identifier from one client network (IPv4 /24, IPv6 /48):
     # slows guessing, and another network (the owner's) keeps its own budget.

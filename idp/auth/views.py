@@ -65,8 +65,16 @@ def _account_login_limit() -> str:
     return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
 
 
+def failed(response) -> bool:
+    """A login or code form that did not let the person through (they are redirected
+    when it did). Per-address limits count only these: many people share one address
+    behind a hospital's, a company's or a mobile operator's NAT, and their logins must not
+    spend a budget meant for guessing."""
+    return response.status_code != 302
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=failed)
 @limiter.limit(_account_login_limit, methods=["POST"], key_func=typed_key("identifier"))
 def login() -> Any:
     """Identifier + password login page."""

@@ -30,6 +30,7 @@ from idp import federation
 from idp import notify
 from idp.auth import session as sso
 from idp.auth.views import _portal_of
+from idp.auth.views import failed
 from idp.auth.views import safe_next
 from idp.extensions import db
 from idp.extensions import limiter
@@ -195,7 +196,7 @@ def _masked(account: Account) -> dict[str, str]:
 
 
 @bp.route("/connexion/verification", methods=["GET", "POST"])
-@limiter.limit(IP_LIMIT, methods=["POST"])
+@limiter.limit(IP_LIMIT, methods=["POST"], deduct_when=failed)
 @limiter.limit(ACCOUNT_LIMIT, methods=["POST"], key_func=_limit_key)
 def step_up() -> Any:
     """Second factor: finish a pending login, or upgrade the live session to eidas2."""
