@@ -1,6 +1,7 @@
 """Server CPU per request, measured in-process (Flask test client), and where it goes.
 
     python bench/cpu.py [--db sqlite|postgresql] [--rounds 300] [--profile refresh|cc|login]
+                        [--db-part]
 
 Unlike bench/bench.py this starts no server: it builds the app as gunicorn would (same
 settings, same fixtures), drives it with Flask's test client and measures
@@ -139,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["refresh", "cc", "login"])
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--callees", nargs="*", help="pstats patterns whose callees to print")
+    parser.add_argument(
+        "--db-part",
+        action="store_true",
+        help="also time a client_credentials grant's writes alone (session, bare sqlite3)",
+    )
     args = parser.parse_args(argv)
     os.environ.pop("IDP_DATABASE_URL", None)
     with tempfile.TemporaryDirectory(prefix="idp-cpu-") as tmp:
@@ -206,7 +212,96 @@ def main(argv: list[str] | None = None) -> int:
                 f"(with test client {mean:6.2f} ms)  n={rounds}{extra}"
             )
         print(f"argon2id verify CPU median {argon_ms:.2f} ms")
+        if args.db_part:
+            db_part(app, setup, args.rounds * 5)
     return 0
+
+
+def _token_row(setup) -> dict:
+    """The row a client_credentials grant stores (as idp.oidc.server.save_token does)."""
+    import datetime as dt
+
+    from idp.models import utcnow
+    from idp.security import tokens
+
+    now = utcnow()
+    return {
+        "client_id": setup.client_id,
+        "account_id": None,
+        "access_token_hash": tokens.sha256(secrets.token_urlsafe(32)),
+        "refresh_token_hash": None,
+        "scope": "openid",
+        "family_id": tokens.new_token(16),
+        "sid": None,
+        "auth_time": None,
+        "acr": None,
+        "amr": [],
+        "claims_request": None,
+        "issued_at": now,
+        "access_expires_at": now + dt.timedelta(seconds=600),
+        "refresh_expires_at": None,
+        "revoked_at": None,
+        "rotated_at": None,
+    }
+
+
+def db_part(app, setup, rounds: int) -> None:
+    """What a client_credentials grant's writes cost alone: the token and audit INSERTs and
+    the COMMIT, through the app's session as the grant does them, and (SQLite) the same
+    statements through a bare sqlite3 connection, to tell the ORM's share from SQLite's."""
+    import sqlite3
+
+    from idp.extensions import db
+    from idp.oidc.server import _stmt
+    from idp.security import audit
+
+    def timed(fn) -> float:
+        for _ in range(100):
+            fn()
+        started = time.process_time()
+        for _ in range(rounds):
+            fn()
+        return (time.process_time() - started) / rounds * 1000
+
+    with app.test_request_context("/token", method="POST"):
+
+        def through_session():
+            db.session.connection().execute(_stmt().token_insert, _token_row(setup))
+            audit.record("token.issued", client_id=setup.client_id, grant="client_credentials")
+            db.session.commit()
+
+        def transaction_only():
+            db.session.connection()
+            db.session.commit()
+
+        session_ms, empty_ms = timed(through_session), timed(transaction_only)
+        print(
+            f"cc writes through the session {session_ms:.3f} ms per grant "
+            f"(of which an empty session transaction {empty_ms:.3f} ms)"
+        )
+        if setup.url.startswith("sqlite:///"):
+            compiled = _stmt().token_insert.compile(
+                dialect=db.engine.dialect, column_keys=list(_token_row(setup))
+            )
+            processors = compiled._bind_processors
+            order = compiled.positiontup
+            bare = sqlite3.connect(setup.url.removeprefix("sqlite:///"), isolation_level=None)
+            bare.execute("PRAGMA synchronous=NORMAL")  # as idp.sqlite sets it (WAL mode)
+
+            def through_sqlite3():
+                row = _token_row(setup)
+                values = tuple(processors[k](row[k]) if k in processors else row[k] for k in order)
+                bare.execute("BEGIN")
+                bare.execute(compiled.string, values)
+                bare.execute(
+                    "INSERT INTO audit_event (created_at, event, client_id, details) "
+                    "VALUES (?, ?, ?, ?)",
+                    (values[order.index("issued_at")], "token.issued", setup.client_id, "{}"),
+                )
+                bare.execute("COMMIT")
+
+            print(f"the same writes, bare sqlite3        {timed(through_sqlite3):.3f} ms per grant")
+            bare.close()
 
 
 if __name__ == "__main__":
