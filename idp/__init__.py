@@ -13,6 +13,7 @@ from flask import request
 from flask import send_from_directory
 from flask import session
 from flask_babel import get_locale
+from werkzeug.routing import IntegerConverter
 
 from idp.config import ROOT
 from idp.config import load_config
@@ -70,9 +71,19 @@ CSP = (
 DEFAULT_CSP = CSP.format(img_src=CSP_IMG_SRC)
 
 
+class IdConverter(IntegerConverter):
+    """<int:…> in a route is a row id: an Integer column holds at most 2**31 - 1. A larger
+    number is a 404, not an overflow in the database driver (a 500 on SQLite)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The application factory: the only place where the app is wired."""
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     settings = load_config(Path(app.instance_path), config)
     validate_config(settings)

@@ -48,7 +48,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         current = sso.current_session()
         if current is None:
-            back = request.path if request.method == "GET" else url_for(".overview")
+            # Not ".overview": the decorator also guards the mfa blueprint's views.
+            back = request.path if request.method == "GET" else url_for("account.overview")
             return redirect(url_for("auth.login", next=back))
         g.account_session = current
         return view(*args, **kwargs)

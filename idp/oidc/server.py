@@ -175,7 +175,8 @@ def query_client(client_id: str) -> Client | None:
     committed during the request is seen). The machine endpoints use the process-wide
     ClientCache instead.
     """
-    if not client_id:
+    if not client_id or "\x00" in client_id:
+        # A NUL cannot be in a client_id (nor in PostgreSQL text, where the lookup would fail).
         return None
     in_request = has_request_context()
     if in_request and request.endpoint in MACHINE_ENDPOINTS:

@@ -301,3 +301,23 @@ def test_pairwise_subject_survives_adding_a_redirect_uri_on_another_host(
     browser = app.test_client()
     after = id_token_claims(browser, Flow(browser, portal).tokens(person))
     assert after["sub"] == before["sub"]
+
+
+@pytest.mark.parametrize("where", ["basic", "post", "introspect", "revoke"])
+def test_a_client_id_with_a_nul_is_an_unknown_client(client, flow, where):
+    """A NUL cannot be stored in PostgreSQL text: looking such a client_id up must answer
+    invalid_client like any unknown one, not fail in the database (a 500)."""
+    weird = "portail\x00x"
+    if where == "basic":
+        response = client.post(
+            "/token", data={"grant_type": "client_credentials"}, auth=(weird, "secret")
+        )
+    elif where == "post":
+        response = client.post(
+            "/token",
+            data={"grant_type": "client_credentials", "client_id": weird, "client_secret": "s"},
+        )
+    else:
+        response = client.post(f"/{where}", data={"token": "t"}, auth=(weird, "secret"))
+    assert response.status_code in (400, 401), response.status_code
+    assert response.get_json()["error"] in ("invalid_client", "invalid_request")
