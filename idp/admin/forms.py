@@ -127,19 +127,22 @@ class PortalForm(FlaskForm):
             ]
         ),
         default="client_secret_basic",
+        render_kw={"autocomplete": "off"},
     )
     subject_type = SelectField(
         _l("Type d'identifiant de la personne (sub)"),
         choices=_choices([("public", _l("Public")), ("pairwise", _l("Par secteur (pairwise)"))]),
         default="public",
+        render_kw={"autocomplete": "off"},
     )
     require_consent = BooleanField(
         _l("Demander le consentement de la personne"), render_kw={"autocomplete": "off"}
     )
-    journey = SelectField(_l("Parcours d'inscription"))
+    journey = SelectField(_l("Parcours d'inscription"), render_kw={"autocomplete": "off"})
     password_policy = SelectField(
         _l("Politique de mot de passe"),
         description=_l("Vide : celle du parcours d'inscription."),
+        render_kw={"autocomplete": "off"},
     )
     min_acr = SelectField(
         _l("Niveau d'authentification minimal"),
@@ -151,6 +154,7 @@ class PortalForm(FlaskForm):
                 ("eidas3", "eidas3"),
             ]
         ),
+        render_kw={"autocomplete": "off"},
     )
     access_token_lifetime = _lifetime(_l("Durée du jeton d'accès"), "access_token_lifetime")
     id_token_lifetime = _lifetime(_l("Durée du jeton d'identité"), "id_token_lifetime")
@@ -223,6 +227,7 @@ class ReviewForm(FlaskForm):
         _l("Décision"),
         choices=_choices([("accepted", _l("Accepter")), ("rejected", _l("Refuser"))]),
         validators=[DataRequired()],
+        render_kw={"autocomplete": "off"},
     )
     reason = TextAreaField(
         _l("Motif du refus"),

@@ -85,6 +85,7 @@ class FinaliseForm(FlaskForm):
         _l("Question secrète"),
         choices=SECRET_QUESTIONS,
         validators=[DataRequired(_l("Choisissez une question secrète."))],
+        render_kw={"autocomplete": "off"},
     )
     secret_answer = StringField(
         _l("Réponse secrète"),

@@ -167,7 +167,12 @@ class ProvisionalCodeForm(FlaskForm):
             ),
         ],
         render_kw=counted(
-            12, spellcheck="false", autocapitalize="off", autocorrect="off", maxlength="20"
+            12,
+            autocomplete="one-time-code",
+            spellcheck="false",
+            autocapitalize="off",
+            autocorrect="off",
+            maxlength="20",
         ),
     )
 
