@@ -84,9 +84,12 @@ def reauthenticate(
         raise ReauthFailed
 
 
-def schedule(account: Account, grace_days: int, origin: audit.Origin) -> dt.datetime:
-    """Mark the account for deletion; end its sessions (back-channel) and revoke its tokens."""
+def schedule(account: Account, grace_days: int, origin: audit.Origin) -> dt.datetime | None:
+    """Mark the account for deletion; end its sessions (back-channel) and revoke its tokens.
+    None when a parallel request (the form sent twice at once) already did."""
     when = utcnow() + dt.timedelta(days=grace_days)
+    if not _switch(account, "deleting", when):
+        return None
     account.status = "deleting"
     account.deletion_scheduled_at = when
     ended = sso.end_account_sessions(account.id, origin, "account_deletion")
@@ -100,13 +103,28 @@ def schedule(account: Account, grace_days: int, origin: audit.Origin) -> dt.date
     return when
 
 
-def cancel(account: Account, origin: audit.Origin) -> None:
-    """Give the account back its active status during the grace period."""
-    if account.status != "deleting":
-        return
+def cancel(account: Account, origin: audit.Origin) -> bool:
+    """Give the account back its active status during the grace period; False if it was not
+    being deleted (or a parallel request already gave it back)."""
+    if account.status != "deleting" or not _switch(account, "active", None):
+        return False
     account.status = "active"
     account.deletion_scheduled_at = None
     audit.record("account.deletion_cancelled", account_id=account.id, origin=origin)
+    return True
+
+
+def _switch(account: Account, status: str, when: dt.datetime | None) -> bool:
+    """Change the status in the database unless it already has it: of two requests sent at
+    once, only the first one changes it (the other finds the row already changed)."""
+    with db.session.no_autoflush:
+        changed = db.session.execute(
+            update(Account)
+            .where(Account.id == account.id, Account.status != status)
+            .values(status=status, deletion_scheduled_at=when)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return changed == 1
 
 
 def _account_links() -> list[tuple[object, object, str | None]]:

@@ -74,6 +74,16 @@ def delete_account() -> Any:
         else:
             grace = int(current_app.config["ACCOUNT_DELETION_GRACE_DAYS"])
             when = deletion.schedule(account, grace, origin)
+            if when is None:  # the form sent twice at once: the other request scheduled it
+                db.session.rollback()
+                response = current_app.make_response(
+                    render_template(
+                        "account/deletion_scheduled.html",
+                        when=local_time(account.deletion_scheduled_at),
+                    )
+                )
+                sso.clear_cookie(response)
+                return response
             if account.email:
                 notify.send_mail(
                     "account_deletion_scheduled",
@@ -174,8 +184,8 @@ def cancel_deletion() -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         next_url = session.pop(CANCEL)["next"]
-        deletion.cancel(account, audit.origin_of(request))
-        if account.email:
+        cancelled = deletion.cancel(account, audit.origin_of(request))
+        if cancelled and account.email:
             notify.send_mail(
                 "account_deletion_cancelled",
                 to=account.email,

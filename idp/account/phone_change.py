@@ -13,6 +13,7 @@ import datetime as dt
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 
 from idp.extensions import db
 from idp.models import Account
@@ -137,6 +138,18 @@ def confirm(account: Account, code: str, origin: audit.Origin) -> str | None:
             reason=rejected.reason,
         )
         raise CodeRefused(rejected.reason, rejected.remaining) from None
+    # The same code sent twice at once: only the request that marks it used changes the number.
+    with db.session.no_autoflush:
+        claimed = db.session.execute(
+            update(verification.Verification)
+            .where(
+                verification.Verification.id == row.id, verification.Verification.used_at.is_(None)
+            )
+            .values(used_at=row.used_at)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if claimed != 1:
+        raise CodeRefused("used")
     former = account.phone
     account.phone = row.destination
     account.phone_verified_at = utcnow()

@@ -128,6 +128,9 @@ def confirm_phone() -> Any:
                     "Ce code est incorrect. Il vous reste %(num)d essais.",
                     refused.remaining,
                 )
+            elif refused.reason == "used":  # sent twice at once: the other request changed it
+                flash(_("Votre numéro de téléphone mobile a été modifié."), FLASH)
+                return redirect(url_for(".overview") + "#identite")
             else:
                 flash(_("Ce code n'est plus valable : demandez-en un nouveau."), "account_error")
                 return redirect(url_for(".change_phone"))

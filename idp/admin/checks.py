@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 
 from idp import notify
 from idp.admin.people import ActionRefused
@@ -49,6 +50,16 @@ def review(
         raise ActionRefused("bad_decision")
     if decision == "rejected" and not reason:
         raise ActionRefused("reason_required")
+    # The decision sent twice at once (a double click): only the first one decides.
+    with db.session.no_autoflush:
+        decided = db.session.execute(
+            update(Account)
+            .where(Account.id == account.id, Account.review_status == "pending")
+            .values(review_status=decision)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if decided != 1:
+        raise ActionRefused("not_pending_review")
     account.review_status = decision
     if decision == "rejected":
         from idp.auth import session as sso

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.validators import DataRequired
@@ -144,8 +145,14 @@ def grant() -> Any:
         )
         return _page(form, 422)
     label = dict(_role_choices())[form.role.data]
-    if services.grant_role(account, form.role.data, actor=g.operator):
-        db.session.commit()
+    granted = services.grant_role(account, form.role.data, actor=g.operator)
+    if granted:
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same grant sent twice at once: the other one wrote it
+            db.session.rollback()
+            granted = False
+    if granted:
         flash(
             _("Rôle « %(role)s » attribué à %(name)s.", role=label, name=account.display_name),
             FLASH,

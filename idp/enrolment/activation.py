@@ -25,6 +25,8 @@ from idp.enrolment.views import _page
 from idp.enrolment.views import _portal_name
 from idp.enrolment.views import _send_code
 from idp.enrolment.views import _send_link
+from idp.enrolment.views import already_activated
+from idp.enrolment.views import claim_activation
 from idp.extensions import db
 from idp.extensions import limiter
 from idp.models import Account
@@ -93,6 +95,8 @@ def resend(journey: str) -> Any:
 def code(journey: str) -> Any:
     """Type the SMS code; attempts are limited."""
     j, enrolment = _awaiting(journey)
+    if enrolment is None and request.method == "POST" and sso.current_session() is not None:
+        return already_activated()  # Back, then the code sent again after the activation
     if enrolment is None:
         return _page("enrolment/expired.html", j, None), 410
     form = CodeForm()
@@ -167,10 +171,13 @@ def link(secret: str) -> Any:
         form = j.finalise.form()
         form.enrolment = enrolment
         if form.validate_on_submit():
+            # Claimed before finalising: a second submit must not write the answers again.
+            if not claim_activation(enrolment):
+                return already_activated()
             account = db.session.get(Account, enrolment.account_id)
             j.extra["finalise"](enrolment, form, account)
             row.used_at = utcnow()
-            return _activate(j, enrolment, "email")
+            return _activate(j, enrolment, "email", claimed=True)
         extra = j.finalise.context(enrolment, form) if j.finalise.context else {}
         return _page(
             j.finalise.template,

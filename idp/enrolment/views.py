@@ -15,6 +15,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from sqlalchemy import update
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired
@@ -152,6 +153,8 @@ def step(journey: str, step: str) -> Any:
     except KeyError:
         abort(404)
     enrolment = _current(j)
+    if enrolment is None and request.method == "POST" and sso.current_session() is not None:
+        return already_activated()  # Back, then the last step sent again once activated
     if enrolment is None:
         return _page("enrolment/expired.html", j, None), 410
     if enrolment.status != "in_progress":
@@ -200,7 +203,19 @@ def step(journey: str, step: str) -> Any:
     )
 
 
-def _finish(j: Journey, enrolment: Enrolment) -> Response:
+def _finish(j: Journey, enrolment: Enrolment) -> Any:
+    # The last step sent twice at once (a double click): only the request that moves the
+    # sign-up on creates the account; the other one says it was already sent.
+    with db.session.no_autoflush:
+        claimed = db.session.execute(
+            update(Enrolment)
+            .where(Enrolment.id == enrolment.id, Enrolment.status == "in_progress")
+            .values(status="awaiting_activation")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return _page("enrolment/already_done.html", j, None), 409
     if j.conclude is not None:
         return j.conclude(j, enrolment)
     origin = audit.origin_of(request)
@@ -284,8 +299,33 @@ def _enrolment_key() -> str:
     return request.cookies.get(COOKIE) or request.remote_addr or "-"
 
 
-def _activate(j: Journey, enrolment: Enrolment, channel: str) -> Response:
+def claim_activation(enrolment: Enrolment) -> bool:
+    """Mark the sign-up completed in the database unless a parallel request (the same code
+    or link sent twice at once) already did: of the two, only one activates."""
+    with db.session.no_autoflush:
+        claimed = db.session.execute(
+            update(Enrolment)
+            .where(Enrolment.id == enrolment.id, Enrolment.status == "awaiting_activation")
+            .values(status="completed")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return claimed == 1
+
+
+def already_activated() -> Any:
+    """The answer to a second activation: the account is active, the person may log in."""
+    db.session.rollback()
+    response = current_app.make_response(
+        (render_template("enrolment/done.html", current=sso.current_session()), 409)
+    )
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _activate(j: Journey, enrolment: Enrolment, channel: str, claimed: bool = False) -> Response:
     """Activate, log in, and go back to the portal without typing the password again."""
+    if not claimed and not claim_activation(enrolment):
+        return already_activated()
     origin = audit.origin_of(request)
     account = db.session.get(Account, enrolment.account_id)
     services.activate(account, channel, origin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749.util import list_to_scope
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import select
+from sqlalchemy import update
 
 from idp.extensions import db
 from idp.models import Account
@@ -32,6 +33,15 @@ def covers(account: Account, client: Client, scope: str) -> bool:
 
 
 def grant(account: Account, client: Client, scope: str) -> Consent:
+    # Write-lock the account row before looking for the consent (a row lock on PostgreSQL,
+    # the writer lock on SQLite): the answer sent twice at once then finds the first one's
+    # row instead of adding a second.
+    db.session.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .values(id=Account.id, updated_at=Account.updated_at)
+        .execution_options(synchronize_session=False)
+    )
     found = _find(account, client)
     if found is None:
         found = Consent(account_id=account.id, client_id=client.client_id, scope="")
