@@ -206,14 +206,7 @@ def step(journey: str, step: str) -> Any:
 def _finish(j: Journey, enrolment: Enrolment) -> Any:
     # The last step sent twice at once (a double click): only the request that moves the
     # sign-up on creates the account; the other one says it was already sent.
-    with db.session.no_autoflush:
-        claimed = db.session.execute(
-            update(Enrolment)
-            .where(Enrolment.id == enrolment.id, Enrolment.status == "in_progress")
-            .values(status="awaiting_activation")
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    if claimed != 1:
+    if not _move(enrolment, "in_progress", "awaiting_activation"):
         db.session.rollback()
         return _page("enrolment/already_done.html", j, None), 409
     if j.conclude is not None:
@@ -299,17 +292,22 @@ def _enrolment_key() -> str:
     return request.cookies.get(COOKIE) or request.remote_addr or "-"
 
 
-def claim_activation(enrolment: Enrolment) -> bool:
-    """Mark the sign-up completed in the database unless a parallel request (the same code
-    or link sent twice at once) already did: of the two, only one activates."""
+def _move(enrolment: Enrolment, current: str, to: str) -> bool:
+    """Move the sign-up from `current` to `to` in the database, unless a parallel request
+    (the same form, code or link sent twice at once) already moved it: of two, one wins."""
     with db.session.no_autoflush:
-        claimed = db.session.execute(
+        moved = db.session.execute(
             update(Enrolment)
-            .where(Enrolment.id == enrolment.id, Enrolment.status == "awaiting_activation")
-            .values(status="completed")
+            .where(Enrolment.id == enrolment.id, Enrolment.status == current)
+            .values(status=to)
             .execution_options(synchronize_session=False)
         ).rowcount
-    return claimed == 1
+    return moved == 1
+
+
+def claim_activation(enrolment: Enrolment) -> bool:
+    """Mark the sign-up completed, unless a parallel request already did: only one activates."""
+    return _move(enrolment, "awaiting_activation", "completed")
 
 
 def already_activated() -> Any:
