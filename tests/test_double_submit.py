@@ -27,19 +27,11 @@ from tests.enrolment.conftest import link_in
 from tests.factories import PASSWORD
 from tests.factories import Flow
 from tests.factories import csrf_of
+from tests.lifecycle.conftest import background_threads_done  # noqa: F401 - autouse fixture
 from tests.smtp import SmtpServer
 
 # The second answers may be any of these, never a 5xx.
 UNDERSTOOD = {200, 302, 303, 400, 409, 410, 429}
-
-
-@pytest.fixture(autouse=True)
-def background_threads_done(make_app):
-    """Let idp's delivery threads end before the apps are disposed."""
-    yield
-    for thread in threading.enumerate():
-        if thread.name.startswith("idp-") and thread is not threading.current_thread():
-            thread.join(timeout=15)
 
 
 @pytest.fixture
