@@ -69,6 +69,7 @@ class ServerClock:
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
         self.seconds = 0.0
+        self.steps: list[tuple[str, float]] | None = None  # per request, when asked
 
     def __call__(self, environ, start_response):
         started = time.process_time()
@@ -80,7 +81,10 @@ class ServerClock:
                 if hasattr(iterable, "close"):
                     iterable.close()
         finally:
-            self.seconds += time.process_time() - started
+            spent = time.process_time() - started
+            self.seconds += spent
+            if self.steps is not None:
+                self.steps.append((f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}", spent))
         return [body]
 
 
@@ -144,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         "--db-part",
         action="store_true",
         help="also time a client_credentials grant's writes alone (session, bare sqlite3)",
+    )
+    parser.add_argument(
+        "--login-steps",
+        action="store_true",
+        help="also print a password login's CPU request by request",
     )
     args = parser.parse_args(argv)
     os.environ.pop("IDP_DATABASE_URL", None)
@@ -212,6 +221,29 @@ def main(argv: list[str] | None = None) -> int:
                 f"(with test client {mean:6.2f} ms)  n={rounds}{extra}"
             )
         print(f"argon2id verify CPU median {argon_ms:.2f} ms")
+        if args.login_steps:
+            per_step: dict[tuple[int, str], list[float]] = {}
+            verifies = []
+            for _ in range(max(10, args.rounds // 10)):
+                t = time.process_time()  # interleaved: a shared machine's speed moves
+                ph.verify(setup.password_hash, bench.PASSWORD)
+                verifies.append(time.process_time() - t)
+                clock.steps = []
+                one_login()
+                for i, (key, spent) in enumerate(clock.steps):
+                    per_step.setdefault((i, key), []).append(spent)
+            clock.steps = None
+            argon_ms = statistics.median(verifies) * 1000
+            print(
+                "a password login, request by request (server CPU, median), against one "
+                f"argon2id verify timed between the logins ({argon_ms:.2f} ms):"
+            )
+            total = 0.0
+            for (_, key), spent in per_step.items():
+                med = statistics.median(spent) * 1000
+                total += med
+                print(f"  {key:16s} {med:6.2f} ms = {100 * med / argon_ms:5.1f} % of argon2")
+            print(f"  {'sum':16s} {total:6.2f} ms = {100 * total / argon_ms:5.1f} % of argon2")
         if args.db_part:
             db_part(app, setup, args.rounds * 5)
     return 0
