@@ -224,7 +224,10 @@ class Consent(Base):
     scope: Mapped[str] = mapped_column(Text, default="")
     granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_oauth_consent_account_client", "account_id", "client_id"),)
+    # One row per person and portal (the database refuses a second one).
+    __table_args__ = (
+        Index("ix_oauth_consent_account_client", "account_id", "client_id", unique=True),
+    )
 
 
 class BrowserSession(Base):
