@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import unicodedata
 
 import click
 from flask import Flask
@@ -29,6 +31,40 @@ def main() -> None:
 
 def _fail(message: str) -> None:
     raise click.ClickException(message)
+
+
+class Text(click.ParamType):
+    """A one-line value an operator types: bounded, without control or bidi characters
+    (stored, then shown in a terminal or a page), empty only where it means "none"."""
+
+    name = "text"
+
+    def __init__(self, max_length: int, allow_empty: bool = False, pattern: str = "") -> None:
+        self.max_length = max_length
+        self.allow_empty = allow_empty
+        self.pattern = re.compile(pattern) if pattern else None
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):  # a default
+            return value
+        if not value.strip() and not (self.allow_empty and value == ""):
+            self.fail("valeur vide.", param, ctx)
+        if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+            self.fail("caractère de contrôle ou invisible refusé.", param, ctx)
+        if len(value) > self.max_length:
+            self.fail(f"{self.max_length} caractères au plus.", param, ctx)
+        if self.pattern and not self.pattern.fullmatch(value):
+            self.fail("caractères non autorisés.", param, ctx)
+        return value
+
+
+# Column sizes (idp/models.py, idp/oidc/models.py); URIs as the backchannel column.
+IDENTIFIER = Text(254)  # an email or a username
+CLIENT_ID = Text(64)
+# A client_id typed on a command line and in portals' settings: never read as an option.
+NEW_CLIENT_ID = Text(64, pattern=r"[A-Za-z0-9][A-Za-z0-9._~-]*")
+CLIENT_NAME = Text(150)
+URI = Text(500)
 
 
 # keys ---------------------------------------------------------------------
@@ -82,20 +118,30 @@ def _client_or_fail(client_id: str):
 
 
 @clients.command("create")
-@click.option("--name", required=True)
-@click.option("--redirect-uri", "redirect_uris", multiple=True)
-@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
-@click.option("--scope", default="openid profile email")
+@click.option("--name", type=CLIENT_NAME, required=True)
+@click.option("--redirect-uri", "redirect_uris", type=URI, multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", type=URI, multiple=True)
+@click.option("--scope", type=Text(500), default="openid profile email")
 @click.option("--public", is_flag=True, help="Public client (no secret, PKCE S256).")
 @click.option("--consent/--no-consent", default=False)
 @click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default="public")
 @click.option(
-    "--grant", "grants", multiple=True, help="authorization_code, refresh_token, client_credentials"
+    "--grant",
+    "grants",
+    type=Text(32),
+    multiple=True,
+    help="authorization_code, refresh_token, client_credentials",
 )
-@click.option("--backchannel-logout-uri", default=None)
-@click.option("--client-id", default=None, help="Fixed client_id (default: random).")
-@click.option("--journey", default=None, help="Sign-up journey (citoyen, ars-interne…).")
-@click.option("--min-acr", default=None, help="Minimum acr (eidas2 forces a second factor).")
+@click.option("--backchannel-logout-uri", type=URI, default=None)
+@click.option(
+    "--client-id", type=NEW_CLIENT_ID, default=None, help="Fixed client_id (default: random)."
+)
+@click.option(
+    "--journey", type=Text(64), default=None, help="Sign-up journey (citoyen, ars-interne…)."
+)
+@click.option(
+    "--min-acr", type=Text(32), default=None, help="Minimum acr (eidas2 forces a second factor)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print client_id and client_secret as JSON.")
 def clients_create(
     name,
@@ -157,7 +203,7 @@ def clients_list() -> None:
 
 
 @clients.command("show")
-@click.argument("client_id")
+@click.argument("client_id", type=CLIENT_ID)
 def clients_show(client_id: str) -> None:
     """Show a portal's registration as JSON."""
     from idp.oidc.clients import describe
@@ -166,17 +212,32 @@ def clients_show(client_id: str) -> None:
 
 
 @clients.command("update")
-@click.argument("client_id")
-@click.option("--name", default=None)
-@click.option("--redirect-uri", "redirect_uris", multiple=True)
-@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
-@click.option("--scope", default=None)
+@click.argument("client_id", type=CLIENT_ID)
+@click.option("--name", type=CLIENT_NAME, default=None)
+@click.option("--redirect-uri", "redirect_uris", type=URI, multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", type=URI, multiple=True)
+@click.option("--scope", type=Text(500), default=None)
 @click.option("--consent/--no-consent", default=None)
 @click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default=None)
-@click.option("--grant", "grants", multiple=True)
-@click.option("--backchannel-logout-uri", default=None)
-@click.option("--journey", default=None, help='Sign-up journey; "" removes it.')
-@click.option("--min-acr", default=None, help='Minimum acr (eidas2: 2 factors); "" removes it.')
+@click.option("--grant", "grants", type=Text(32), multiple=True)
+@click.option(
+    "--backchannel-logout-uri",
+    type=Text(500, allow_empty=True),
+    default=None,
+    help='Back-channel logout URI; "" removes it.',
+)
+@click.option(
+    "--journey",
+    type=Text(64, allow_empty=True),
+    default=None,
+    help='Sign-up journey; "" removes it.',
+)
+@click.option(
+    "--min-acr",
+    type=Text(32, allow_empty=True),
+    default=None,
+    help='Minimum acr (eidas2: 2 factors); "" removes it.',
+)
 @click.option("--disable/--enable", "disabled", default=None)
 def clients_update(
     client_id,
@@ -223,7 +284,7 @@ def clients_update(
 
 
 @clients.command("delete")
-@click.argument("client_id")
+@click.argument("client_id", type=CLIENT_ID)
 @click.confirmation_option(prompt="Supprimer ce client et ses jetons ?")
 def clients_delete(client_id: str) -> None:
     """Delete a portal and every token issued to it."""
@@ -244,7 +305,7 @@ def clients_delete(client_id: str) -> None:
 
 
 @clients.command("rotate-secret")
-@click.argument("client_id")
+@click.argument("client_id", type=CLIENT_ID)
 @click.option("--json", "as_json", is_flag=True)
 def clients_rotate_secret(client_id: str, as_json: bool) -> None:
     """Issue a new secret (printed once); the old one stops working."""
@@ -264,12 +325,13 @@ users = AppGroup("users", help="Accounts.")
 
 
 @users.command("create")
-@click.option("--email", required=True)
-@click.option("--password", required=True)
-@click.option("--username", default=None)
-@click.option("--given-name", default=None)
-@click.option("--family-name", default=None)
-@click.option("--birthdate", default=None, help="YYYY-MM-DD")
+@click.option("--email", type=Text(254), required=True)
+# The login form takes at most 256 characters: a longer password could never be used.
+@click.option("--password", type=Text(256), required=True)
+@click.option("--username", type=Text(150), default=None)
+@click.option("--given-name", type=Text(200), default=None)
+@click.option("--family-name", type=Text(200), default=None)
+@click.option("--birthdate", type=Text(10), default=None, help="YYYY-MM-DD")
 @click.option("--active", is_flag=True, help="Active at once (email taken as verified).")
 def users_create(email, password, username, given_name, family_name, birthdate, active) -> None:
     """Create an account."""
@@ -280,6 +342,8 @@ def users_create(email, password, username, given_name, family_name, birthdate, 
         born = dt.date.fromisoformat(birthdate) if birthdate else None
     except ValueError:
         _fail("Date de naissance invalide : format AAAA-MM-JJ attendu.")
+    if born and not dt.date(1900, 1, 1) <= born <= dt.datetime.now(dt.UTC).date():
+        _fail("Date de naissance invalide : elle doit être passée (et après 1900).")
     try:
         account = create_account(
             email=email,
@@ -306,8 +370,8 @@ def users_list() -> None:
 
 
 @users.command("disable")
-@click.argument("identifier")
-@click.option("--reason", default="operator")
+@click.argument("identifier", type=IDENTIFIER)
+@click.option("--reason", type=Text(200), default="operator")
 def users_disable(identifier: str, reason: str) -> None:
     """Disable an account (by email or username) and revoke its sessions and tokens."""
     from idp.accounts import disable_account
@@ -325,7 +389,7 @@ def users_disable(identifier: str, reason: str) -> None:
 
 
 @users.command("unlock")
-@click.argument("identifier")
+@click.argument("identifier", type=IDENTIFIER)
 def users_unlock(identifier: str) -> None:
     """Lift a login lock (too many wrong passwords) of an account, by email or username."""
     from idp.auth.lockout import unlock
@@ -340,7 +404,7 @@ def users_unlock(identifier: str) -> None:
 
 
 @users.command("grant-role")
-@click.argument("identifier")
+@click.argument("identifier", type=IDENTIFIER)
 @click.argument("role", type=click.Choice(["admin", "helpdesk"]))
 def users_grant_role(identifier: str, role: str) -> None:
     """Give an account (email or username) a console role: admin or helpdesk."""
@@ -356,7 +420,7 @@ def users_grant_role(identifier: str, role: str) -> None:
 
 
 @users.command("revoke-role")
-@click.argument("identifier")
+@click.argument("identifier", type=IDENTIFIER)
 @click.argument("role", type=click.Choice(["admin", "helpdesk"]))
 def users_revoke_role(identifier: str, role: str) -> None:
     """Take a console role back from an account (email or username)."""

@@ -199,3 +199,65 @@ def test_purge_help_lists_every_count_the_purge_prints(runner):
     help_text = runner.invoke(args=["purge", "--help"]).output
     for name in names:
         assert f"\n    {name} " in help_text, name
+
+
+def users_create(runner, *args):
+    return runner.invoke(args=["users", "create", "--email", "a@example.fr", *args])
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(select(db.func.count()).select_from(model))
+
+
+def test_users_create_refuses_a_password_nobody_could_log_in_with(app, runner):
+    # The login form takes at most 256 characters; "" used to create an account without one.
+    for password in ("", "   ", "x" * 257, "Correct-Horse-42\x00"):
+        result = users_create(runner, "--password", password)
+        assert result.exit_code == 2 and "--password" in result.output, repr(password)
+    assert count(app, Account) == 0
+    assert users_create(runner, "--password", "x" * 256).exit_code == 0
+
+
+def test_users_create_refuses_a_birthdate_in_the_future(app, runner):
+    result = users_create(runner, "--password", "Secret-123", "--birthdate", "2999-01-01")
+    assert result.exit_code == 1 and "Date de naissance invalide" in result.output
+    assert count(app, Account) == 0
+
+
+def test_names_and_ids_with_control_characters_are_refused_not_stored(app, runner):
+    # PostgreSQL refuses a NUL (and a too long name) with a traceback; SQLite stored them.
+    for name in ("Ameli\x00", "Ameli\x1b[2J", "Ameli\u202e", "x" * 151, " "):
+        result = create(runner, "--redirect-uri", "https://a.example/cb", "--name", name)
+        assert result.exit_code == 2 and "--name" in result.output, repr(name)
+        assert "\x00" not in result.output and "\x1b" not in result.output
+    for client_id in ("-x", "a b", "x" * 65):
+        result = create(runner, "--redirect-uri", "https://a.example/cb", "--client-id", client_id)
+        assert result.exit_code == 2 and "--client-id" in result.output, client_id
+    shown = runner.invoke(args=["clients", "show", "inconnu\x1b[2J"])
+    assert shown.exit_code == 2 and "\x1b" not in shown.output
+    assert count(app, Client) == 0
+
+
+def test_outbox_test_refuses_a_malformed_address_and_queues_nothing(app, runner):
+    from idp.notify.models import OutboxMessage
+
+    for address in ("a@b@example.fr", "a@", "pas-un-email"):
+        result = runner.invoke(args=["outbox", "test", "--to", address])
+        assert result.exit_code == 2 and "Adresse électronique invalide" in result.output
+    result = runner.invoke(args=["outbox", "test", "--to", "a@example.fr", "--sms", "+999"])
+    assert result.exit_code == 1 and "invalid phone number" in result.output
+    assert count(app, OutboxMessage) == 0
+
+
+def test_counts_and_delays_must_be_sensible_numbers(runner):
+    # -1 meant "no limit" on SQLite and an error on PostgreSQL; a huge one an OverflowError.
+    for args in (
+        ["outbox", "run", "--limit", "-1"],
+        ["outbox", "list", "--limit", "0"],
+        ["outbox", "purge", "--days", "-1"],
+        ["outbox", "purge", "--days", "9" * 30],
+        ["registry", "list", "--kind", "insured", "--limit", "9" * 30],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2 and "Invalid value for '--" in result.output, args

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from idp.cli import Text
 from idp.extensions import db
 from idp.notify import outbox
 from idp.notify.masking import mask_recipient
@@ -13,7 +14,13 @@ outbox_cli = AppGroup("outbox", help="Mails and SMS waiting in the outbox.")
 
 
 @outbox_cli.command("run")
-@click.option("--limit", default=100, show_default=True, help="Messages to try at most.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=100,
+    show_default=True,
+    help="Messages to try at most.",
+)
 @click.option("--now", "now", is_flag=True, help="Do not wait for the backoff of failed ones.")
 def outbox_run(limit: int, now: bool) -> None:
     """Send the messages that are due (run from cron)."""
@@ -26,7 +33,13 @@ def outbox_run(limit: int, now: bool) -> None:
 
 
 @outbox_cli.command("list")
-@click.option("--limit", default=50, show_default=True, help="Unsent messages to show.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="Unsent messages to show.",
+)
 def outbox_list(limit: int) -> None:
     """Count messages by state and show the unsent ones (recipients masked)."""
     totals = outbox.counts()
@@ -50,16 +63,28 @@ def outbox_list(limit: int) -> None:
 
 
 @outbox_cli.command("test")
-@click.option("--to", "address", default=None, help="Send the test mail to this address.")
-@click.option("--sms", "number", default=None, help="Send the test SMS to this number.")
-@click.option("--portal-name", default=None, help="Portal named in the message.")
+@click.option(
+    "--to", "address", type=Text(254), default=None, help="Send the test mail to this address."
+)
+@click.option(
+    "--sms", "number", type=Text(32), default=None, help="Send the test SMS to this number."
+)
+@click.option("--portal-name", type=Text(150), default=None, help="Portal named in the message.")
 def outbox_test(address: str | None, number: str | None, portal_name: str | None) -> None:
     """Queue and send a test mail (and/or SMS) to check the SMTP and SMS settings."""
+    from idp.accounts import InvalidAccountData
+    from idp.accounts import normalise_email
     from idp.notify.mail import send_mail
     from idp.notify.sms import send_sms
 
     if not address and not number:
         raise click.UsageError("--to ADDRESS or --sms NUMBER is required.")
+    # send_mail only keeps an address out of the headers' syntax; check it for real here,
+    # or an undeliverable test message stays in the outbox.
+    try:
+        address = normalise_email(address) if address else None
+    except InvalidAccountData as exc:
+        raise click.BadParameter(str(exc), param_hint="'--to'") from None
     queued = []
     try:
         if address:
@@ -83,7 +108,13 @@ def outbox_test(address: str | None, number: str | None, portal_name: str | None
 
 
 @outbox_cli.command("purge")
-@click.option("--days", default=30, show_default=True, help="Keep messages this many days.")
+@click.option(
+    "--days",
+    type=click.IntRange(0, 36_500),
+    default=30,
+    show_default=True,
+    help="Keep messages this many days.",
+)
 def outbox_purge(days: int) -> None:
     """Delete messages sent (or given up) more than N days ago."""
     deleted = outbox.purge_sent(days)

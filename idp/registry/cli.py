@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 from flask.cli import AppGroup
@@ -26,14 +25,20 @@ MODELS = {"insured": InsuredRecord, "professional": ProfessionalRecord}
 @registry_cli.command("import")
 @click.option("--kind", type=KINDS, required=True)
 @click.option("--strict", is_flag=True, help="Any rejected row rejects the whole file.")
-@click.argument("file", type=click.File("rb"))
-def registry_import(kind: str, strict: bool, file: BinaryIO) -> None:
+# A path opened here, not click.File: click leaves a file it opened open when another
+# parameter is then refused.
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def registry_import(kind: str, strict: bool, file: Path) -> None:
     """Import a CSV file (UTF-8, ";" or ","); rows with errors are rejected, the rest imported."""
     from idp.registry.csvrows import InvalidImportFile
     from idp.registry.importer import import_csv
 
     try:
-        report = import_csv(kind, file, strict=strict)  # type: ignore[arg-type]
+        with file.open("rb") as stream:
+            report = import_csv(kind, stream, strict=strict)  # type: ignore[arg-type]
+    except OSError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"Lecture impossible : {file} ({exc.strerror}).") from None
     except InvalidImportFile as exc:
         db.session.rollback()
         raise click.ClickException(f"{exc} Rien n'a été importé.") from None
@@ -62,7 +67,13 @@ def registry_count(kind: str | None) -> None:
 
 @registry_cli.command("list")
 @click.option("--kind", type=KINDS, required=True)
-@click.option("--limit", default=20, show_default=True, help="Records to show.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=20,
+    show_default=True,
+    help="Records to show.",
+)
 def registry_list(kind: str, limit: int) -> None:
     """Show the first records (NIR masked, codes and passwords only as yes/no)."""
     from idp.registry.services import mask_nir
@@ -100,6 +111,8 @@ def letters_export(fmt: str, output: Path) -> None:
     from idp.registry.letters import write_pdf
     from idp.security import audit
 
+    if output.name in ("", ".", ".."):
+        raise click.BadParameter("un nom de fichier est attendu.", param_hint="'--output'")
     letters = take_pending()
     if not letters:
         db.session.rollback()
