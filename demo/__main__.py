@@ -21,6 +21,9 @@ from demo.portals import create_portals_app
 from idp import create_app
 from idp.accounts import create_account
 from idp.auth.services import find_account
+from idp.enrolment import validators
+from idp.enrolment.services import add_identifier
+from idp.enrolment.services import identifier_in_use
 from idp.extensions import db
 from idp.federation.standin import create_standin_app
 from idp.federation.standin import standin_config
@@ -57,6 +60,13 @@ DEMO_PEOPLE = (
     ("marie.curie@example.fr", "Demo-Sante-2026", "Marie", "CURIE", "1967-11-07"),
     ("louis.pasteur@example.fr", "Demo-Sante-2026", "Louis", "PASTEUR", "1972-12-27"),
 )
+# ameli's login asks for the n° de sécurité sociale, Espace pro's for the N° tiers (FINESS);
+# the other portals take the email. So each demo person holds those too.
+DEMO_IDENTIFIERS = {
+    "marie.curie@example.fr": (("nir", "2 67 11 75 056 123 46"), ("finess", "750000028")),
+    "louis.pasteur@example.fr": (("nir", "1 72 12 69 123 045 37"), ("finess", "750000036")),
+}
+IDENTIFIER_NAMES = {"nir": "ameli : n° de sécurité sociale", "finess": "Espace pro : N° tiers"}
 # Console operators: (email, password, given name, family name, role).
 DEMO_OPERATORS = (
     ("admin@example.fr", "Demo-Console-2026", "Alice", "OPERATRICE", "admin"),
@@ -98,10 +108,11 @@ def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
                 {"slug": slug, "name": name, "client_id": client_id, "client_secret": secret}
             )
         for email, password, given, family, born in DEMO_PEOPLE:
-            if find_account(email) is None:
+            person = find_account(email)
+            if person is None:
                 import datetime as dt
 
-                create_account(
+                person = create_account(
                     email=email,
                     password=password,
                     given_name=given,
@@ -109,6 +120,11 @@ def seed(app, base_url: str, secrets_file: Path) -> list[dict]:
                     birthdate=dt.date.fromisoformat(born),
                     active=True,
                 )
+                db.session.flush()
+            for kind, shown in DEMO_IDENTIFIERS[email]:
+                value = getattr(validators, kind)(shown)
+                if not identifier_in_use(kind, value):  # also in a demo database seeded before
+                    add_identifier(person, kind, value)
         from idp.admin.services import grant_role
 
         for email, password, given, family, role in DEMO_OPERATORS:
@@ -203,6 +219,8 @@ Comptes de démonstration :"""
     )
     for email, password, *_ in DEMO_PEOPLE:
         print(f"  {email} / {password}")
+        for kind, shown in DEMO_IDENTIFIERS[email]:
+            print(f"    sur {IDENTIFIER_NAMES[kind]} {shown}")
     print(
         f"\nConsole d'administration : {issuer}/admin/ (code de vérification : voir les courriels)"
     )
