@@ -8,6 +8,7 @@ then dispatches mail (`notify.dispatch_after_commit()`) and back-channel logouts
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import delete
@@ -138,6 +139,10 @@ def _check_name(name: Any) -> str:
     name = (name or "").strip()
     if not name or len(name) > 150:
         raise InvalidClientMetadata("Le nom du portail est obligatoire (150 caractères au plus).")
+    # Shown on the login page ("pour accéder à …"): no control or invisible characters, such
+    # as a right-to-left override that would make it read as another portal's name.
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise InvalidClientMetadata("Nom du portail : caractère de contrôle ou invisible refusé.")
     return name
 
 

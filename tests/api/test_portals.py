@@ -101,6 +101,8 @@ def test_a_public_portal_has_no_secret(api):
         ),
         ({"name": "P", "client_id": "a b"}, "client_id : format refusé."),
         ({"name": "P\x00"}, "name : caractère nul refusé."),
+        ({"name": "ameli\u202egro"}, "caractère de contrôle ou invisible refusé."),
+        ({"name": "ameli\tpro"}, "caractère de contrôle ou invisible refusé."),
         ({"name": "P", "journey": "inconnu"}, "journey : valeur non autorisée"),
         ({"name": "P", "access_token_lifetime": 5}, "access_token_lifetime : au moins 60."),
     ],
