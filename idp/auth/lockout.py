@@ -198,14 +198,18 @@ def check(
     origin: audit.Origin | None,
     kind: str = "any",
     device: Device | None = None,
-) -> None:
-    """Raise Throttled if this identifier (or the account it names) may not try now.
+) -> bool:
+    """Raise Throttled if this identifier may not try now; True if the account it names is
+    locked through another of its identifiers.
 
+    That second lock is not a Throttled refusal: an identifier of nobody is never refused
+    that way, so "Trop de tentatives" would tell a stranger who locked a (guessable) username
+    which addresses are the account's. The caller refuses the attempt as a wrong password.
     A trusted device (see trusted_device) is never refused here: its own counter distrusts
     it instead.
     """
     if device is not None and account is not None:
-        return
+        return False
     now = utcnow()
     key = key_of(identifier, kind)
     # The identifier's row, and a lock taken through another identifier of the same
@@ -221,8 +225,7 @@ def check(
             db.session.flush()  # record_failure then counts from the reset value
         if _refused_now(row, now):
             raise Throttled()
-    if any(r.key_hash != key for r in found):
-        raise Throttled()
+    return any(r.key_hash != key for r in found)
 
 
 def _mask_ip(ip: str | None) -> str | None:

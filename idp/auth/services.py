@@ -80,26 +80,30 @@ def authenticate(
 
     A missing account still costs one argon2 verification (timing says nothing). Too many
     failures for what was typed raise `lockout.Throttled` before the password is checked;
-    the failure that locks a real account is reported in `InvalidCredentials.locked`.
+    an account locked through another of its identifiers fails like a wrong password (the
+    same answer as for an identifier of nobody); the failure that locks a real account is
+    reported in `InvalidCredentials.locked`.
     `devices`: the device cookie of the browser; one for this account skips those limits.
     """
     account = find_account(identifier, kind)
     device = lockout.trusted_device(account, devices or [])
     try:
-        lockout.check(identifier, account, origin, kind, device)
+        locked_elsewhere = lockout.check(identifier, account, origin, kind, device)
     except lockout.Throttled:
         audit.record("login.throttled", account_id=account.id if account else None, origin=origin)
         raise
     ok, new_hash = verify_password(account.password_hash if account else None, password)
-    if account is None or not ok:
+    if account is None or not ok or locked_elsewhere:
+        reason = "unknown_identifier" if account is None else "bad_password"
         audit.record(
             "login.failed",
             account_id=account.id if account else None,
             origin=origin,
-            reason="bad_password" if account else "unknown_identifier",
+            reason="account_locked" if locked_elsewhere else reason,
         )
         locked = lockout.record_failure(identifier, account, origin, kind, device)
-        raise InvalidCredentials(locked=locked)
+        # Its owner was told when the account was locked.
+        raise InvalidCredentials(locked=None if locked_elsewhere else locked)
     lockout.record_success(identifier, account, kind, device)
     if not account.is_active:
         audit.record("login.refused", account_id=account.id, origin=origin, status=account.status)

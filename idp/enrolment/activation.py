@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
 from flask_wtf import FlaskForm
 
+from idp import notify
+from idp.account import email_change
 from idp.auth import session as sso
 from idp.enrolment import bp
 from idp.enrolment import engine
@@ -31,6 +35,7 @@ from idp.extensions import db
 from idp.extensions import limiter
 from idp.models import Account
 from idp.models import utcnow
+from idp.security import audit
 from idp.security import verification
 
 
@@ -109,10 +114,13 @@ def code(journey: str) -> Any:
             db.session.commit()  # the attempt counts
             error = rejected
         else:
-            if enrolment.data.get("email_taken"):
+            if enrolment.account_id is None:  # a journey that keeps no account then
                 db.session.commit()
                 return _page("enrolment/email_taken.html", j, enrolment)
-            return _activate(j, enrolment, "sms")
+            if not claim_activation(enrolment):
+                return already_activated()
+            _confirm_email_later(enrolment)
+            return _activate(j, enrolment, "sms", claimed=True)
     elif request.method == "POST":
         error = verification.CodeRejected("format")
     return _page(
@@ -122,6 +130,33 @@ def code(journey: str) -> Any:
         form=form,
         error=error,
         masked_phone=v.mask_phone(enrolment.data["mobile"]),
+    )
+
+
+def _confirm_email_later(enrolment: Enrolment) -> None:
+    """The SMS code proved the phone, not the address typed: it becomes the account's from
+    the link sent to it (as a change in Mon compte would), and an address another account
+    has only earns its owner a notice. Whoever holds the phone sees the same either way."""
+    account = db.session.get(Account, enrolment.account_id)
+    account.email = None
+    hours = int(current_app.config["EMAIL_CHANGE_LINK_HOURS"])
+    asked = email_change.request_change(
+        account, enrolment.data["email"], dt.timedelta(hours=hours), audit.origin_of(request)
+    )
+    if asked.secret is None:
+        notify.send_mail(
+            "account_exists",
+            to=asked.new_email,
+            portal_name=_portal_name(enrolment),
+            login_url=url_for("auth.login", _external=True),
+        )
+        return
+    notify.send_mail(
+        "email_change_confirm",
+        to=asked.new_email,
+        given_name=account.given_name,
+        link=url_for("account.confirm_email", token=asked.secret, _external=True),
+        hours=hours,
     )
 
 

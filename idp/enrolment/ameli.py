@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import RadioField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -29,10 +30,16 @@ from idp.enrolment.fields import email_field
 from idp.enrolment.fields import new_password_fields
 from idp.enrolment.fields import phone_field
 from idp.enrolment.fields import value
+from idp.enrolment.models import AccountIdentifier
 from idp.enrolment.models import Enrolment
+from idp.extensions import db
+from idp.models import Account
 from idp.registry import crypto
 from idp.registry import services as registry
+from idp.security import audit
 from idp.security.passwords import hash_password
+
+NAME = "ameli"
 
 YES_NO = [SelectChoice("oui", _l("Oui")), SelectChoice("non", _l("Non"))]
 
@@ -82,7 +89,10 @@ class IdentificationForm(FlaskForm):
                 )
             )
             return False
-        if services.identifier_in_use("nir", record.nir()):
+        holder = _holder(record.nir())
+        # A never-activated sign-up gives way (see finish): whether it kept the address
+        # typed then (free) or not (another account's), a new sign-up goes the same way.
+        if holder is not None and not _gives_way(holder):
             self.form_errors.append(
                 _l("Un compte existe déjà pour ce numéro de sécurité sociale : connectez-vous.")
             )
@@ -196,9 +206,34 @@ def load_contact(enrolment: Enrolment, form: ContactForm) -> None:
             form[name].data = "oui" if data[name] else "non"
 
 
+def _holder(nir: str) -> Account | None:
+    """The account that holds this NIR, if any."""
+    return db.session.scalar(
+        select(Account)
+        .join(AccountIdentifier, AccountIdentifier.account_id == Account.id)
+        .where(
+            AccountIdentifier.kind == "nir",
+            AccountIdentifier.lookup_hash == services.identifier_hash("nir", nir),
+        )
+    )
+
+
+def _gives_way(account: Account) -> bool:
+    """An ameli sign-up never activated (a mistyped email?) gives way to a new one, proved
+    again with the registry."""
+    return account.status == "pending" and account.journey == NAME
+
+
 def finish(enrolment: Enrolment, origin: Any) -> services.Created:
     """The pending account; it stays unusable until the email link is followed."""
     data = enrolment.data
+    nir = crypto.decrypt(data["nir_encrypted"])
+    holder = _holder(nir)
+    if holder is not None and _gives_way(holder):
+        audit.record("account.pending_replaced", account_id=None, origin=origin, journey=NAME,
+                     was=holder.id)  # fmt: skip
+        db.session.delete(holder)
+        db.session.flush()  # the identifier's unique key is free before the new one
     created = services.create_pending_account(
         enrolment,
         {
@@ -216,7 +251,7 @@ def finish(enrolment: Enrolment, origin: Any) -> services.Created:
     )
     if created.account is not None:
         account = created.account
-        services.add_identifier(account, "nir", crypto.decrypt(data["nir_encrypted"]), shown=False)
+        services.add_identifier(account, "nir", nir, shown=False)
         services.record_consents(
             account,
             {
@@ -232,7 +267,7 @@ def finish(enrolment: Enrolment, origin: Any) -> services.Created:
 
 AMELI = register(
     Journey(
-        name="ameli",
+        name=NAME,
         title=_l("Je crée mon compte ameli"),
         steps=(
             Step(

@@ -187,7 +187,9 @@ def finish(enrolment: Enrolment, origin: Any) -> services.Created:
         "landline": data.get("landline"),
         "profile_kind": data.get("profile", "citoyen"),
     }
-    created = services.create_pending_account(enrolment, fields, origin)
+    # Login by username: an address taken by another account still gives the pending
+    # account (without it), so that the sign-up goes on exactly as with a free address.
+    created = services.create_pending_account(enrolment, fields, origin, keep_without_email=True)
     if created.account is not None:
         account = created.account
         services.record_consents(

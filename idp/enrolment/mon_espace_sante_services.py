@@ -171,8 +171,10 @@ def current_provisional_code(enrolment: Enrolment) -> verification.Verification 
 def create_account(
     enrolment: Enrolment, fields: dict[str, Any], nir: str, origin: audit.Origin
 ) -> services.Created:
-    """The person's account (pending), its NIR identifier and consents; None if email taken."""
-    created = services.create_pending_account(enrolment, fields, origin)
+    """The person's account (pending), its NIR identifier and consents. A typed email taken
+    by another account still gives it (without that address): the identifier chosen is
+    then reserved either way, and the owner of the address gets a notice instead of a link."""
+    created = services.create_pending_account(enrolment, fields, origin, keep_without_email=True)
     if created.account is not None:
         services.add_identifier(created.account, "nir", nir, shown=False)
         services.record_consents(created.account, {})

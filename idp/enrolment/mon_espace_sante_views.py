@@ -143,7 +143,7 @@ def conclude_activation(j: Journey, enrolment: Enrolment) -> Any:
     data = enrolment.data
     record = record_of(enrolment)
     created = j.finish(enrolment, origin)
-    if created.account is None or data["email"] != record.email:
+    if created.account is None or created.email_taken or data["email"] != record.email:
         engine.remember(enrolment, email_taken=created.email_taken)
         enrolment.expires_at = utcnow() + engine.RESEND_WINDOW
         views._send_link(j, enrolment)

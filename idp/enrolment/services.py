@@ -29,8 +29,9 @@ from idp.security.verification import Verification
 
 @dataclass
 class Created:
-    """The outcome of the last step. `account` is None when the email was already taken:
-    the applicant is told nothing different, the owner gets a mail instead."""
+    """The outcome of the last step. `account` is None when the email was already taken
+    (unless the journey keeps the account without it): the applicant is told nothing
+    different, the owner gets a mail instead."""
 
     account: Account | None
     email_taken: bool
@@ -114,14 +115,26 @@ def check_answer(account: Account, answer: str) -> bool:
 
 
 def create_pending_account(
-    enrolment: Enrolment, fields: dict[str, Any], origin: audit.Origin
+    enrolment: Enrolment,
+    fields: dict[str, Any],
+    origin: audit.Origin,
+    *,
+    keep_without_email: bool = False,
 ) -> Created:
-    """Create the pending account from the enrolment; nothing is stored if the email is taken."""
+    """Create the pending account from the enrolment; nothing is stored if the email is taken.
+
+    `keep_without_email`: a taken email still gives a pending account, without that address,
+    for journeys whose login is another identifier (a username): the identifier is then
+    taken either way, and its live availability check says nothing about the address.
+    """
     email = fields["email"]
-    if email_in_use(email):
+    taken = email_in_use(email)
+    if taken:
         audit.record("enrolment.email_taken", origin=origin, journey=enrolment.journey)
-        enrolment.status = "awaiting_activation"
-        return Created(None, True)
+        if not keep_without_email:
+            enrolment.status = "awaiting_activation"
+            return Created(None, True)
+        fields = {**fields, "email": None}
     account = Account(status="pending", journey=enrolment.journey, **fields)
     if enrolment.password_hash:
         account.password_hash = enrolment.password_hash
@@ -131,7 +144,7 @@ def create_pending_account(
     enrolment.account_id = account.id
     enrolment.status = "awaiting_activation"
     audit.record("account.created", account_id=account.id, origin=origin, journey=enrolment.journey)
-    return Created(account, False)
+    return Created(account, taken)
 
 
 def activate(account: Account, channel: str, origin: audit.Origin) -> None:
