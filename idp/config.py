@@ -71,6 +71,13 @@ class Defaults:
     # Login attempts allowed per typed identifier from one client network (IPv4 /24, IPv6 /48):
     # slows guessing, and another network (the owner's) keeps its own budget.
     LOGIN_ACCOUNT_RATE_LIMIT = "10 per 15 minutes"
+    # Per client address, a ceiling against mass abuse that a place where many people share
+    # one address (a France Services counter, a hospital's or a mobile operator's NAT) does
+    # not reach; tighter limits apply per sign-up and per typed identifier.
+    # Sign-ups: activation codes and links sent, and codes typed, per route.
+    SIGNUP_ADDRESS_RATE_LIMIT = "100 per hour"
+    # "Mot de passe oublié ?" and "Identifiant oublié ?" requests.
+    RECOVERY_ADDRESS_RATE_LIMIT = "30 per 15 minutes"
     # Login failures per typed identifier after which each new try waits 1, 2, 4 … seconds.
     LOGIN_DELAY_AFTER = 5
     # Longest wait, in seconds, between two tries of one identifier once delays apply.

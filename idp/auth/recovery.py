@@ -41,7 +41,13 @@ from idp.security import audit
 from idp.security.password_policy import personal_inputs
 
 MIN_ANSWER_SECONDS = 0.5
-IP_LIMIT = "5 per 15 minutes"
+
+
+def _address_limit() -> str:
+    """Requests per client address: a ceiling, not a budget for the people behind it."""
+    return current_app.config["RECOVERY_ADDRESS_RATE_LIMIT"]
+
+
 # Per typed identifier from one client network (IPv4 /24, IPv6 /48): one attacker network
 # cannot spend the budget of the owner's network.
 IDENTIFIER_LIMIT = "3 per 15 minutes"
@@ -77,7 +83,7 @@ def _portal_name(ctx: dict[str, Any]) -> str | None:
 
 
 @bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
-@limiter.limit(IP_LIMIT, methods=["POST"])
+@limiter.limit(_address_limit, methods=["POST"])
 @limiter.limit(IDENTIFIER_LIMIT, methods=["POST"], key_func=typed_key("identifier"))
 @limiter.limit(IDENTIFIER_CEILING, methods=["POST"], key_func=typed_key_anywhere("identifier"))
 def forgotten_password() -> Any:
@@ -243,7 +249,7 @@ def reset_after_code() -> Any:
 
 
 @bp.route("/identifiant-oublie", methods=["GET", "POST"])
-@limiter.limit(IP_LIMIT, methods=["POST"])
+@limiter.limit(_address_limit, methods=["POST"])
 @limiter.limit(IDENTIFIER_LIMIT, methods=["POST"], key_func=typed_key("email"))
 @limiter.limit(IDENTIFIER_CEILING, methods=["POST"], key_func=typed_key_anywhere("email"))
 def forgotten_identifier() -> Any:

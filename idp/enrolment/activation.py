@@ -21,6 +21,7 @@ from idp.enrolment import services
 from idp.enrolment import validators as v
 from idp.enrolment.engine import Journey
 from idp.enrolment.models import Enrolment
+from idp.enrolment.views import SENDS_PER_SIGN_UP
 from idp.enrolment.views import CodeForm
 from idp.enrolment.views import _activate
 from idp.enrolment.views import _awaiting
@@ -29,6 +30,7 @@ from idp.enrolment.views import _page
 from idp.enrolment.views import _portal_name
 from idp.enrolment.views import _send_code
 from idp.enrolment.views import _send_link
+from idp.enrolment.views import address_limit
 from idp.enrolment.views import already_activated
 from idp.enrolment.views import claim_activation
 from idp.extensions import db
@@ -36,11 +38,13 @@ from idp.extensions import limiter
 from idp.models import Account
 from idp.models import utcnow
 from idp.security import audit
+from idp.security import tokens
 from idp.security import verification
 
 
 @bp.route("/inscription/<journey>/activation", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@limiter.limit(SENDS_PER_SIGN_UP, methods=["POST"], key_func=_enrolment_key)
+@limiter.limit(address_limit, methods=["POST"])
 def activation(journey: str) -> Any:
     """Choose how to validate the account: SMS code or email link (seed 001, step 5)."""
     j, enrolment = _awaiting(journey)
@@ -84,7 +88,7 @@ def check_inbox(journey: str) -> Any:
 
 @bp.post("/inscription/<journey>/renvoyer")
 @limiter.limit("3 per 15 minutes", key_func=_enrolment_key)
-@limiter.limit("20 per hour")
+@limiter.limit(address_limit)
 def resend(journey: str) -> Any:
     """Send a new link; the older ones stop working."""
     j, enrolment = _awaiting(journey)
@@ -96,7 +100,7 @@ def resend(journey: str) -> Any:
 
 
 @bp.route("/inscription/<journey>/code", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit(address_limit, methods=["POST"])  # each code also counts its attempts
 def code(journey: str) -> Any:
     """Type the SMS code; attempts are limited."""
     j, enrolment = _awaiting(journey)
@@ -162,6 +166,7 @@ def _confirm_email_later(enrolment: Enrolment) -> None:
 
 @bp.post("/inscription/<journey>/code/renvoyer")
 @limiter.limit("3 per 15 minutes", key_func=_enrolment_key)
+@limiter.limit(address_limit)
 def resend_code(journey: str) -> Any:
     """A new SMS code; the previous one stops working."""
     j, enrolment = _awaiting(journey)
@@ -231,7 +236,8 @@ def link(secret: str) -> Any:
 
 
 @bp.post("/activation/<secret>/renvoyer")
-@limiter.limit("3 per hour")
+@limiter.limit("3 per hour", key_func=lambda: "link:" + tokens.sha256(request.view_args["secret"]))
+@limiter.limit(address_limit)
 def link_resend(secret: str) -> Any:
     """From 7 to 21 days: a new link to the same address."""
     row, enrolment, j, state = _link_context(secret)

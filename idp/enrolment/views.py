@@ -39,6 +39,7 @@ from idp.models import Account
 from idp.models import utcnow
 from idp.oidc.server import query_client
 from idp.security import audit
+from idp.security import tokens
 from idp.security import verification
 
 COOKIE = "idp_enrolment"
@@ -120,8 +121,29 @@ def _client_of(next_url: str | None) -> str | None:
     return parse_qs(urlsplit(next_url).query).get("client_id", [None])[0]
 
 
+def _enrolment_key() -> str:
+    """One sign-up (its cookie, hashed: limiter keys are not secrets), else the address."""
+    cookie = request.cookies.get(COOKIE)
+    return "sign-up:" + tokens.sha256(cookie) if cookie else request.remote_addr or "-"
+
+
+# Many people sign up from one address: an adviser at a France Services counter helping one
+# person after another, a hospital's or a company's NAT, a mobile operator's carrier-grade
+# NAT. So what one sign-up may do is limited per sign-up (its cookie), and the address only
+# has ceilings, against mass abuse, that such a place does not reach.
+SENDS_PER_SIGN_UP = "5 per hour"
+STEPS_PER_SIGN_UP = "60 per 15 minutes"
+STARTS_PER_ADDRESS = "300 per hour"
+STEPS_PER_ADDRESS = "1000 per hour"
+
+
+def address_limit() -> str:
+    """Codes and links sent, and codes typed, per client address in sign-ups."""
+    return current_app.config["SIGNUP_ADDRESS_RATE_LIMIT"]
+
+
 @bp.get("/inscription/<journey>")
-@limiter.limit("60 per hour")
+@limiter.limit(STARTS_PER_ADDRESS)
 def start(journey: str) -> Response:
     """Open (or resume) a sign-up for this journey."""
     j = _journey(journey)
@@ -143,8 +165,10 @@ def start(journey: str) -> Response:
     return _set_cookie(redirect(_step_url(j, enrolment.step)), secret)
 
 
+# Steps check uniqueness and may send mail.
 @bp.route("/inscription/<journey>/<step>", methods=["GET", "POST"])
-@limiter.limit("60 per 15 minutes", methods=["POST"])  # steps check uniqueness and send mail
+@limiter.limit(STEPS_PER_SIGN_UP, methods=["POST"], key_func=_enrolment_key)
+@limiter.limit(STEPS_PER_ADDRESS, methods=["POST"])
 def step(journey: str, step: str) -> Any:
     """One step of the wizard; the data is kept server-side between steps."""
     j = _journey(journey)
@@ -286,10 +310,6 @@ def _awaiting(journey: str) -> tuple[Journey, Enrolment | None]:
     if enrolment is not None and enrolment.status != "awaiting_activation":
         enrolment = None
     return j, enrolment
-
-
-def _enrolment_key() -> str:
-    return request.cookies.get(COOKIE) or request.remote_addr or "-"
 
 
 def _move(enrolment: Enrolment, current: str, to: str) -> bool:

@@ -336,7 +336,12 @@ def test_identifier_reminder_sends_the_username_or_says_it_is_the_email(
 
 
 def test_forms_are_rate_limited_per_identifier_and_per_ip(make_app, factories, smtp_server):
-    app = make_app(SMTP_PORT=smtp_server.port, NOTIFY_ASYNC=False, RATELIMIT_ENABLED=True)
+    app = make_app(
+        SMTP_PORT=smtp_server.port,
+        NOTIFY_ASYNC=False,
+        RATELIMIT_ENABLED=True,
+        RECOVERY_ADDRESS_RATE_LIMIT="5 per 15 minutes",
+    )
     walker = Walker(app.test_client())
     walker.get("/mot-de-passe-oublie")
     codes = [

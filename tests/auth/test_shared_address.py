@@ -12,6 +12,7 @@ import pytest
 
 from tests.auth.test_limits_per_network import browser_at
 from tests.auth.test_limits_per_network import post_login
+from tests.enrolment.conftest import Walker
 from tests.factories import PASSWORD
 from tests.mfa.conftest import VERIFY
 from tests.mfa.conftest import enable_totp
@@ -70,3 +71,38 @@ def test_wrong_codes_from_one_address_still_meet_its_limit(shared, factories):
         assert {verify(browser, "000000").status_code for _ in range(3)} == {200}
     browser, secret = _waiting_for_a_code(shared, factories, "suivant@example.fr")
     assert verify(browser, totp_now(secret)).status_code == 429
+
+
+def test_people_asking_for_their_password_from_one_address_are_all_answered(
+    shared,
+    factories,
+    smtp_server,  # noqa: F811
+):
+    # More people than the old per-address limit (5 per 15 minutes) let through.
+    people = [factories.account(email=f"soignant{i}@chu.example.fr") for i in range(8)]
+    for person in people:
+        walker = Walker(browser_at(shared, HOSPITAL))
+        walker.get("/mot-de-passe-oublie")
+        answer = walker.post(
+            "/mot-de-passe-oublie", {"identifier": person.email, "channel": "email"}
+        )
+        assert answer.status_code == 200 and "Trop de tentatives" not in answer.text
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.wait(8)) == sorted(p.email for p in people)
+
+
+def test_recovery_requests_from_one_address_still_meet_a_ceiling(make_app, smtp_server):  # noqa: F811
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        RECOVERY_ADDRESS_RATE_LIMIT="3 per 15 minutes",
+        SMTP_PORT=smtp_server.port,
+        NOTIFY_ASYNC=False,
+    )
+    walker = Walker(browser_at(app, HOSPITAL))
+    walker.get("/mot-de-passe-oublie")
+    codes = [
+        walker.post(
+            "/mot-de-passe-oublie", {"identifier": f"p{i}@example.fr", "channel": "email"}
+        ).status_code
+        for i in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
