@@ -58,6 +58,13 @@ class Text(click.ParamType):
         return value
 
 
+def limit_option(default: int, help: str):  # noqa: A002 (click's own name)
+    """`--limit N`: how many at most, 1 to 100,000 (a negative one meant "all" on SQLite)."""
+    return click.option(
+        "--limit", type=click.IntRange(1, 100_000), default=default, show_default=True, help=help
+    )
+
+
 # Column sizes (idp/models.py, idp/oidc/models.py); URIs as the backchannel column.
 IDENTIFIER = Text(254)  # an email or a username
 CLIENT_ID = Text(64)

@@ -207,20 +207,25 @@ def mails_to(smtp, address: str) -> list:
 # --- login -----------------------------------------------------------------------------
 
 
+def _wrong_password_from(app, verifications, *identifiers):
+    """A wrong password through each identifier from a fresh browser: what is seen, and how
+    many argon2 verifications (real or dummy) it cost."""
+    answers = []
+    for identifier in identifiers:
+        verifications.clear()
+        response = post_form(
+            app.test_client(), "/connexion", {"identifier": identifier, "password": WRONG}
+        )
+        answers.append((seen(response, identifier), len(verifications)))
+    return answers
+
+
 @pytest.mark.parametrize("state", STATES)
 def test_a_wrong_password_answers_alike_for_every_account_state_and_for_nobody(
     enum_app, factories, smtp_server, verifications, state
 ):
     person = make_person(factories, enum_app, state)
-    answers = {}
-    for identifier in (person.email, UNKNOWN_EMAIL):
-        verifications.clear()
-        response = post_form(
-            enum_app.test_client(), "/connexion", {"identifier": identifier, "password": WRONG}
-        )
-        # One argon2 verification, real or dummy, for each.
-        answers[identifier] = (seen(response, identifier), len(verifications))
-    known, unknown = answers.values()
+    known, unknown = _wrong_password_from(enum_app, verifications, person.email, UNKNOWN_EMAIL)
     assert_alike([known], [unknown])
     assert known[0].status == 200 and "Identifiant ou mot de passe incorrect." in known[0].text
     assert known[1] == 1, "a login must cost one password verification, account or not"
@@ -290,14 +295,7 @@ def test_a_lock_taken_through_one_identifier_does_not_tell_which_others_are_the_
         lockout_passes(enum_app)
     with enum_app.app_context():
         assert lockout.is_locked(db.session.get(Account, person.id))
-    answers = {}
-    for identifier in (person.email, UNKNOWN_EMAIL):
-        verifications.clear()
-        response = post_form(
-            enum_app.test_client(), "/connexion", {"identifier": identifier, "password": WRONG}
-        )
-        answers[identifier] = (seen(response, identifier), len(verifications))
-    known, unknown = answers.values()
+    known, unknown = _wrong_password_from(enum_app, verifications, person.email, UNKNOWN_EMAIL)
     assert_alike([known], [unknown])
     # The lock still holds: the right password through the address does not log in.
     right = post_form(

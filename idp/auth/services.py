@@ -52,21 +52,13 @@ def find_account(identifier: str, kind: str = "any") -> Account | None:
 
 def _by_identifier(kind: str, raw: str) -> Account | None:
     from idp.enrolment import validators
-    from idp.enrolment.models import AccountIdentifier
-    from idp.enrolment.services import identifier_hash
+    from idp.enrolment.services import holder_of
 
     try:
         value = getattr(validators, kind)(raw)
     except ValueError:
         return None
-    return db.session.scalar(
-        select(Account)
-        .join(AccountIdentifier, AccountIdentifier.account_id == Account.id)
-        .where(
-            AccountIdentifier.kind == kind,
-            AccountIdentifier.lookup_hash == identifier_hash(kind, value),
-        )
-    )
+    return holder_of(kind, value)
 
 
 def authenticate(

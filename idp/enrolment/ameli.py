@@ -7,7 +7,6 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import RadioField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
@@ -30,7 +29,6 @@ from idp.enrolment.fields import email_field
 from idp.enrolment.fields import new_password_fields
 from idp.enrolment.fields import phone_field
 from idp.enrolment.fields import value
-from idp.enrolment.models import AccountIdentifier
 from idp.enrolment.models import Enrolment
 from idp.extensions import db
 from idp.models import Account
@@ -208,14 +206,7 @@ def load_contact(enrolment: Enrolment, form: ContactForm) -> None:
 
 def _holder(nir: str) -> Account | None:
     """The account that holds this NIR, if any."""
-    return db.session.scalar(
-        select(Account)
-        .join(AccountIdentifier, AccountIdentifier.account_id == Account.id)
-        .where(
-            AccountIdentifier.kind == "nir",
-            AccountIdentifier.lookup_hash == services.identifier_hash("nir", nir),
-        )
-    )
+    return services.holder_of("nir", nir)
 
 
 def _gives_way(account: Account) -> bool:

@@ -14,7 +14,6 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from limits import parse as parse_limit
-from sqlalchemy import select
 from wtforms import BooleanField
 from wtforms import EmailField
 from wtforms import PasswordField
@@ -34,7 +33,6 @@ from idp.enrolment.engine import remember
 from idp.enrolment.fields import checked
 from idp.enrolment.fields import same_as
 from idp.enrolment.fields import value
-from idp.enrolment.models import AccountIdentifier
 from idp.enrolment.models import Enrolment
 from idp.extensions import db
 from idp.extensions import limiter
@@ -206,14 +204,7 @@ def _count_failed_proof(finess: str) -> None:
 
 def account_for(finess: str) -> Account | None:
     """The account that holds this N° tiers, if any."""
-    return db.session.scalar(
-        select(Account)
-        .join(AccountIdentifier, AccountIdentifier.account_id == Account.id)
-        .where(
-            AccountIdentifier.kind == "finess",
-            AccountIdentifier.lookup_hash == services.identifier_hash("finess", finess),
-        )
-    )
+    return services.holder_of("finess", finess)
 
 
 def save_inscription(enrolment: Enrolment, form: InscriptionForm) -> None:

@@ -52,6 +52,18 @@ def identifier_hash(kind: str, value: str) -> str:
     return tokens.keyed_hash(f"{kind}:{value}", "account-identifier")
 
 
+def holder_of(kind: str, value: str) -> Account | None:
+    """The account that holds this identifier (a normalised NIR, N° tiers…), if any."""
+    return db.session.scalar(
+        select(Account)
+        .join(AccountIdentifier, AccountIdentifier.account_id == Account.id)
+        .where(
+            AccountIdentifier.kind == kind,
+            AccountIdentifier.lookup_hash == identifier_hash(kind, value),
+        )
+    )
+
+
 def identifier_in_use(kind: str, value: str) -> bool:
     return (
         db.session.scalar(

@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from idp.cli import Text
+from idp.cli import limit_option
 from idp.extensions import db
 from idp.notify import outbox
 from idp.notify.masking import mask_recipient
@@ -14,13 +15,7 @@ outbox_cli = AppGroup("outbox", help="Mails and SMS waiting in the outbox.")
 
 
 @outbox_cli.command("run")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 100_000),
-    default=100,
-    show_default=True,
-    help="Messages to try at most.",
-)
+@limit_option(100, "Messages to try at most.")
 @click.option("--now", "now", is_flag=True, help="Do not wait for the backoff of failed ones.")
 def outbox_run(limit: int, now: bool) -> None:
     """Send the messages that are due (run from cron)."""
@@ -33,13 +28,7 @@ def outbox_run(limit: int, now: bool) -> None:
 
 
 @outbox_cli.command("list")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 100_000),
-    default=50,
-    show_default=True,
-    help="Unsent messages to show.",
-)
+@limit_option(50, "Unsent messages to show.")
 def outbox_list(limit: int) -> None:
     """Count messages by state and show the unsent ones (recipients masked)."""
     totals = outbox.counts()

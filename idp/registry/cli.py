@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func
 from sqlalchemy import select
 
+from idp.cli import limit_option
 from idp.extensions import db
 from idp.registry.models import InsuredRecord
 from idp.registry.models import LetterRequest
@@ -67,13 +68,7 @@ def registry_count(kind: str | None) -> None:
 
 @registry_cli.command("list")
 @click.option("--kind", type=KINDS, required=True)
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 100_000),
-    default=20,
-    show_default=True,
-    help="Records to show.",
-)
+@limit_option(20, "Records to show.")
 def registry_list(kind: str, limit: int) -> None:
     """Show the first records (NIR masked, codes and passwords only as yes/no)."""
     from idp.registry.services import mask_nir
