@@ -8,7 +8,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-if [ ! -f node_modules/@gouvfr/dsfr/dist/dsfr.min.css ] || [ ! -f node_modules/zxcvbn/dist/zxcvbn.js ]; then
+if [ ! -f node_modules/@gouvfr/dsfr/dist/dsfr.min.css ] || [ ! -f node_modules/zxcvbn/dist/zxcvbn.js ] \
+  || [ ! -f node_modules/axe-core/axe.min.js ]; then
   # DSFR's preinstall script refuses a plain install; the lock file pins it.
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
