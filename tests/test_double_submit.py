@@ -24,6 +24,7 @@ from idp.models import AuditEvent
 from tests.enrolment.conftest import Walker
 from tests.enrolment.conftest import code_in
 from tests.enrolment.conftest import link_in
+from tests.enrolment.test_citoyen import IDENTITY as CITOYEN_IDENTITY
 from tests.factories import PASSWORD
 from tests.factories import Flow
 from tests.factories import csrf_of
@@ -113,20 +114,21 @@ def copy_cookies(source, target) -> None:
         target.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
 
 
+def posted_at_once(monkeypatch, app, client, module, name: str, url: str, data: dict, **options):
+    """The same form posted from two tabs of one browser (`client`'s cookies), the second
+    while the first is inside `module.name` (see `interleave`): both answers."""
+    tab = app.test_client()
+    copy_cookies(client, tab)
+    second = interleave(monkeypatch, module, name, lambda: tab.post(url, data=data), **options)
+    first = client.post(url, data=data)
+    monkeypatch.undo()
+    return first, second()
+
+
 # --- Sign-up: citoyen (activation by email link and by SMS code) --------------------------
 
 CITOYEN_PASSWORD = "Soleil-Levant-2026"
-IDENTITY = {
-    "civility": "madame",
-    "family_name": "Dubois",
-    "usage_name": "",
-    "given_name": "Angéla",
-    "birthdate": "24/08/1962",
-    "email": "angela.dubois@example.fr",
-    "email_confirm": "angela.dubois@example.fr",
-    "landline": "",
-    "mobile": "06 12 34 56 78",
-}
+IDENTITY = {**CITOYEN_IDENTITY, "email_confirm": "angela.dubois@example.fr", "landline": ""}
 
 
 def citoyen_to_activation(browser, portal) -> tuple[Flow, Walker]:
@@ -318,7 +320,8 @@ def test_password_reset_link_used_twice_changes_the_password_once(
     assert events(ds_app, "password_reset.completed") == 1
 
 
-def test_email_change_confirmed_twice_changes_once(ds_app, factories, smtp):
+def ask_email_change(ds_app, factories, smtp):
+    """A logged-in person asks for a new address; the confirmation page is open."""
     person = factories.account()
     walker = logged_in_walker(ds_app, person)
     new = "marie.nouvelle@example.fr"
@@ -327,10 +330,13 @@ def test_email_change_confirmed_twice_changes_once(ds_app, factories, smtp):
         "/mon-compte/adresse-electronique",
         {"email": new, "email_confirm": new, "current_password": PASSWORD},
     )
-    mails = smtp.wait(2)
-    to_new = next(m for m in mails if m.rcpt_tos == [new])
+    to_new = next(m for m in smtp.wait(2) if m.rcpt_tos == [new])
     link = EMAIL_LINK.search(to_new.part("plain")).group(0).removeprefix("http://localhost")
-    token = csrf_of(walker.client.get(link).text)
+    return person, walker, new, link, csrf_of(walker.client.get(link).text)
+
+
+def test_email_change_confirmed_twice_changes_once(ds_app, factories, smtp):
+    person, walker, new, link, token = ask_email_change(ds_app, factories, smtp)
     first = walker.client.post(link, data={"csrf_token": token})
     assert first.status_code == 200 and new in first.text
     again = walker.client.post(link, data={"csrf_token": token})
@@ -344,32 +350,20 @@ def test_email_change_confirmed_twice_changes_once(ds_app, factories, smtp):
 def test_email_change_confirmed_twice_at_once_changes_once(ds_app, factories, smtp, monkeypatch):
     from idp.account import email_change
 
-    person = factories.account()
-    walker = logged_in_walker(ds_app, person)
-    new = "marie.nouvelle@example.fr"
-    walker.get("/mon-compte/adresse-electronique")
-    walker.post(
-        "/mon-compte/adresse-electronique",
-        {"email": new, "email_confirm": new, "current_password": PASSWORD},
-    )
-    mails = smtp.wait(2)
-    to_new = next(m for m in mails if m.rcpt_tos == [new])
-    link = EMAIL_LINK.search(to_new.part("plain")).group(0).removeprefix("http://localhost")
-    token = csrf_of(walker.client.get(link).text)
-    tab = ds_app.test_client()
-    copy_cookies(walker.client, tab)
-    second = interleave(
+    person, walker, new, link, token = ask_email_change(ds_app, factories, smtp)
+    first, second = posted_at_once(
         monkeypatch,
+        ds_app,
+        walker.client,
         email_change,
         "pending",
-        lambda: tab.post(link, data={"csrf_token": token}),
+        link,
+        {"csrf_token": token},
         after=True,
     )
-    first = walker.client.post(link, data={"csrf_token": token})
-    monkeypatch.undo()
     understood(first)
-    understood(second())
-    assert sorted([first.status_code, second().status_code])[0] == 200
+    understood(second)
+    assert sorted([first.status_code, second.status_code])[0] == 200
     assert events(ds_app, "email_change.completed") == 1
 
 
@@ -404,18 +398,16 @@ def test_phone_change_code_sent_twice_at_once_changes_once(ds_app, factories, sm
 
     person, walker, code = ask_phone_change(ds_app, factories, smtp)
     data = {"code": code, "csrf_token": walker.token}
-    tab = ds_app.test_client()
+    tab = ds_app.test_client()  # the second tab reads its own page after its answer
     copy_cookies(walker.client, tab)
     second = interleave(
-        monkeypatch,
-        verification,
-        "check_code",
-        lambda: tab.post(PHONE_PAGE + "/code", data=data),
+        monkeypatch, verification, "check_code", lambda: tab.post(PHONE_PAGE + "/code", data=data)
     )
     first = walker.client.post(PHONE_PAGE + "/code", data=data)
     monkeypatch.undo()
+    second = second()
     # Both answers lead to Mon compte, which says the number was changed.
-    for client, answer in ((walker.client, first), (tab, second())):
+    for client, answer in ((walker.client, first), (tab, second)):
         understood(answer)
         assert answer.headers["Location"].endswith("/mon-compte#identite")
         understood(client.get("/mon-compte"), french="Votre numéro de téléphone mobile a été")
@@ -465,13 +457,11 @@ def test_totp_enable_confirmed_twice_at_once_enables_once(ds_app, factories, smt
         "password": PASSWORD,
         "csrf_token": csrf_of(page.text),
     }
-    tab = ds_app.test_client()
-    copy_cookies(walker.client, tab)
-    second = interleave(monkeypatch, services, "check_totp", lambda: tab.post(SETUP, data=data))
-    first = walker.client.post(SETUP, data=data)
-    monkeypatch.undo()
+    first, second = posted_at_once(
+        monkeypatch, ds_app, walker.client, services, "check_totp", SETUP, data
+    )
     understood(first)
-    understood(second())
+    understood(second)
     assert events(ds_app, "mfa.totp_enabled") == 1
     assert recovery_rows(ds_app, person.id) == 10
 
@@ -511,13 +501,11 @@ def test_recovery_codes_regenerated_twice_at_once_leave_ten(ds_app, factories, s
     walker = totp_walker(ds_app, person, enable_totp(ds_app, person.id))
     page = walker.get(CODES)
     data = {"password": PASSWORD, "csrf_token": csrf_of(page.text)}
-    tab = ds_app.test_client()
-    copy_cookies(walker.client, tab)
-    second = interleave(monkeypatch, manage, "_proved", lambda: tab.post(CODES, data=data))
-    first = walker.client.post(CODES, data=data)
-    monkeypatch.undo()
+    first, second = posted_at_once(
+        monkeypatch, ds_app, walker.client, manage, "_proved", CODES, data
+    )
     understood(first)
-    understood(second())
+    understood(second)
     assert recovery_rows(ds_app, person.id) == 10
 
 
@@ -654,15 +642,11 @@ def test_deletion_requested_twice_at_once_schedules_once(ds_app, factories, smtp
     walker = logged_in_walker(ds_app, person)
     walker.get(DELETION)
     data = {"current_password": PASSWORD, "csrf_token": walker.token}
-    tab = ds_app.test_client()
-    copy_cookies(walker.client, tab)
-    second = interleave(
-        monkeypatch, deletion, "reauthenticate", lambda: tab.post(DELETION, data=data)
+    first, second = posted_at_once(
+        monkeypatch, ds_app, walker.client, deletion, "reauthenticate", DELETION, data
     )
-    first = walker.client.post(DELETION, data=data)
-    monkeypatch.undo()
     understood(first)
-    understood(second())
+    understood(second)
     assert events(ds_app, "account.deletion_requested") == 1
 
 
@@ -697,19 +681,18 @@ def test_deletion_cancelled_twice_at_once_cancels_once(ds_app, factories, smtp, 
     from idp.account import deletion_views
 
     person, client, token = cancel_page(ds_app, factories)
-    tab = ds_app.test_client()
-    copy_cookies(client, tab)
-    second = interleave(
+    first, second = posted_at_once(
         monkeypatch,
+        ds_app,
+        client,
         deletion_views,
         "_cancel_grant",
-        lambda: tab.post(CANCEL, data={"csrf_token": token}),
+        CANCEL,
+        {"csrf_token": token},
         after=True,
     )
-    first = client.post(CANCEL, data={"csrf_token": token})
-    monkeypatch.undo()
     understood(first)
-    understood(second())
+    understood(second)
     assert events(ds_app, "account.deletion_cancelled") == 1
 
 
@@ -750,13 +733,11 @@ def test_review_decision_sent_twice_at_once_decides_once(ds_app, factories, smtp
         db.session.commit()
     url = f"/admin/verifications/{intern.id}"
     data = {"decision": "accepted", "csrf_token": csrf_of(agent.get("/admin/verifications").text)}
-    tab = ds_app.test_client()
-    copy_cookies(agent, tab)
-    second = interleave(monkeypatch, views, "_person", lambda: tab.post(url, data=data), after=True)
-    first = agent.post(url, data=data)
-    monkeypatch.undo()
+    first, second = posted_at_once(
+        monkeypatch, ds_app, agent, views, "_person", url, data, after=True
+    )
     understood(first)
-    understood(second())
+    understood(second)
     with ds_app.app_context():
         names = db.session.scalars(
             select(AuditEvent.event).where(AuditEvent.account_id == intern.id)
@@ -824,19 +805,18 @@ def test_citoyen_identifier_step_posted_twice_at_once_creates_one_account(
     data = {"username": "angela.dubois", "password": CITOYEN_PASSWORD,
             "password_confirm": CITOYEN_PASSWORD, "cgu": "y", "rgpd": "y",
             "csrf_token": walker.token}  # fmt: skip
-    tab = ds_app.test_client()
-    copy_cookies(browser, tab)
-    second = interleave(
+    first, second = posted_at_once(
         monkeypatch,
+        ds_app,
+        browser,
         engine,
         "advance",
-        lambda: tab.post("/inscription/citoyen/identifiant", data=data),
+        "/inscription/citoyen/identifiant",
+        data,
         wait=3,
     )
-    first = browser.post("/inscription/citoyen/identifiant", data=data)
-    monkeypatch.undo()
     understood(first)
-    understood(second())
+    understood(second)
     assert count(ds_app, Account) == 1 and events(ds_app, "account.created") == 1
 
 
@@ -899,24 +879,23 @@ def test_ameli_contacts_posted_twice_at_once_make_one_account(ds_app, factories,
 
     _, walker = ameli_to_contacts(ds_app, factories)
     data = {**CONTACT, "csrf_token": walker.token}
-    tab = ds_app.test_client()
-    copy_cookies(walker.client, tab)
-    second = interleave(
+    first, second = posted_at_once(
         monkeypatch,
+        ds_app,
+        walker.client,
         engine,
         "advance",
-        lambda: tab.post("/inscription/ameli/coordonnees", data=data),
+        "/inscription/ameli/coordonnees",
+        data,
         wait=3,
     )
-    first = walker.client.post("/inscription/ameli/coordonnees", data=data)
-    monkeypatch.undo()
     understood(first)
-    understood(second())
+    understood(second)
     assert count(ds_app, Account) == 1 and identifiers(ds_app) == 1
 
 
-def test_ars_interne_finalisation_posted_twice_activates_once(ds_app, factories, smtp):
-    from tests.enrolment.test_ars_interne import FINALISE
+def ars_interne_finalisation(ds_app, factories, smtp):
+    """An ARS intern's sign-up from a portal, its mailed link open on the finalisation form."""
     from tests.enrolment.test_ars_interne import begin
 
     browser = ds_app.test_client()
@@ -926,6 +905,13 @@ def test_ars_interne_finalisation_posted_twice_activates_once(ds_app, factories,
     link = link_in(smtp.wait(1)[0])
     walker = Walker(browser)
     walker.get(link)
+    return browser, walker, link
+
+
+def test_ars_interne_finalisation_posted_twice_activates_once(ds_app, factories, smtp):
+    from tests.enrolment.test_ars_interne import FINALISE
+
+    browser, walker, link = ars_interne_finalisation(ds_app, factories, smtp)
     token = walker.token
     first = browser.post(link, data={**FINALISE, "csrf_token": token})
     assert first.status_code == 302
@@ -942,31 +928,21 @@ def test_ars_interne_finalisation_posted_twice_at_once_activates_once(
 ):
     from idp.enrolment import services
     from tests.enrolment.test_ars_interne import FINALISE
-    from tests.enrolment.test_ars_interne import begin
 
-    browser = ds_app.test_client()
-    flow = Flow(browser, factories.portal(journey="ars-interne"))
-    browser.get(flow.authorize(prompt="create").headers["Location"])
-    begin(browser, Walker(browser))
-    link = link_in(smtp.wait(1)[0])
-    walker = Walker(browser)
-    walker.get(link)
+    browser, walker, link = ars_interne_finalisation(ds_app, factories, smtp)
     data = {**FINALISE, "csrf_token": walker.token}
-    tab = ds_app.test_client()
-    copy_cookies(browser, tab)
-    second = interleave(monkeypatch, services, "link_state", lambda: tab.post(link, data=data))
-    first = browser.post(link, data=data)
-    monkeypatch.undo()
-    assert sorted([first.status_code, second().status_code]) == [302, 409]
+    first, second = posted_at_once(monkeypatch, ds_app, browser, services, "link_state", link, data)
+    assert sorted([first.status_code, second.status_code]) == [302, 409]
     understood(first)
-    understood(second())
+    understood(second)
     one_active_account(ds_app, "dci.interne@example.fr")
 
 
 # --- Sign-up: pro-santé, Mon espace santé -------------------------------------------------
 
 
-def test_pro_sante_form_posted_twice_then_link_twice_make_one_account(ds_app, factories, smtp):
+def pro_sante_form(ds_app, factories):
+    """A professional's sign-up from Espace pro, its form filled in (not sent yet)."""
     from tests.enrolment.test_pro_sante import STEP
     from tests.enrolment.test_pro_sante import form
     from tests.enrolment.test_pro_sante import seed_registry
@@ -977,7 +953,14 @@ def test_pro_sante_form_posted_twice_then_link_twice_make_one_account(ds_app, fa
     browser.get(flow.authorize(prompt="create").headers["Location"])
     walker = Walker(browser)
     walker.get(STEP)
-    data = {**form(), "csrf_token": walker.token}
+    return flow, walker, {**form(), "csrf_token": walker.token}
+
+
+def test_pro_sante_form_posted_twice_then_link_twice_make_one_account(ds_app, factories, smtp):
+    from tests.enrolment.test_pro_sante import STEP
+
+    flow, walker, data = pro_sante_form(ds_app, factories)
+    browser = walker.client
     first = browser.post(STEP, data=data)
     assert first.headers["Location"] == "/inscription/pro-sante/courriel-envoye"
     again = browser.post(STEP, data=data)
@@ -997,23 +980,14 @@ def test_pro_sante_form_posted_twice_at_once_makes_one_account(
 ):
     from idp.enrolment import engine
     from tests.enrolment.test_pro_sante import STEP
-    from tests.enrolment.test_pro_sante import form
-    from tests.enrolment.test_pro_sante import seed_registry
 
-    seed_registry(ds_app)
-    browser = ds_app.test_client()
-    flow = Flow(browser, factories.portal(journey="pro-sante", name="Espace pro"))
-    browser.get(flow.authorize(prompt="create").headers["Location"])
-    walker = Walker(browser)
-    walker.get(STEP)
-    data = {**form(), "csrf_token": walker.token}
-    tab = ds_app.test_client()
-    copy_cookies(browser, tab)
-    second = interleave(monkeypatch, engine, "advance", lambda: tab.post(STEP, data=data), wait=3)
-    first = browser.post(STEP, data=data)
-    monkeypatch.undo()
+    flow, walker, data = pro_sante_form(ds_app, factories)
+    browser = walker.client
+    first, second = posted_at_once(
+        monkeypatch, ds_app, browser, engine, "advance", STEP, data, wait=3
+    )
     understood(first)
-    understood(second())
+    understood(second)
     assert count(ds_app, Account) == 1 and identifiers(ds_app) == 1
 
 
@@ -1066,18 +1040,17 @@ def test_mon_espace_sante_credentials_posted_twice_at_once_activate_once(
 
     _, walker = mes_to_credentials(ds_app, factories, smtp)
     data = mes_credentials(walker)
-    tab = ds_app.test_client()
-    copy_cookies(walker.client, tab)
-    second = interleave(
+    first, second = posted_at_once(
         monkeypatch,
+        ds_app,
+        walker.client,
         engine,
         "advance",
-        lambda: tab.post(f"{mes.BASE}/identifiant", data=data),
+        f"{mes.BASE}/identifiant",
+        data,
         wait=3,
     )
-    first = walker.client.post(f"{mes.BASE}/identifiant", data=data)
-    monkeypatch.undo()
     understood(first)
-    understood(second())
+    understood(second)
     assert count(ds_app, Account) == 1
     one_active_account(ds_app, mes.ANGELA_EMAIL)

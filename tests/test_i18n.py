@@ -19,6 +19,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from tests.enrolment.conftest import Walker
+from tests.enrolment.test_citoyen import IDENTITY
 from tests.factories import Flow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,17 +150,7 @@ def test_signup_validator_errors_and_password_rules_in_english(client, catalog):
     walker.post("/inscription/citoyen/profil", {"profile": "citoyen"})
     assert walker.page.headers["Location"] == "/inscription/citoyen/identite"
     walker.get("/inscription/citoyen/identite")
-    identity = {
-        "civility": "madame",
-        "family_name": "Dubois",
-        "usage_name": "",
-        "given_name": "Angéla",
-        "birthdate": "24/08/1962",
-        "email": "angela.dubois@example.fr",
-        "email_confirm": "angela.dubois@example.fr",
-        "landline": "",
-        "mobile": "06 12 34 56 78",
-    }
+    identity = {**IDENTITY, "email_confirm": "angela.dubois@example.fr", "landline": ""}
     page = walker.post("/inscription/citoyen/identite", {**identity, "birthdate": "31/02/1990"})
     assert page.status_code == 200
     text = visible_text(page)
