@@ -30,11 +30,8 @@ from idp.enrolment.fields import new_password_fields
 from idp.enrolment.fields import phone_field
 from idp.enrolment.fields import value
 from idp.enrolment.models import Enrolment
-from idp.extensions import db
-from idp.models import Account
 from idp.registry import crypto
 from idp.registry import services as registry
-from idp.security import audit
 from idp.security.passwords import hash_password
 
 NAME = "ameli"
@@ -87,10 +84,10 @@ class IdentificationForm(FlaskForm):
                 )
             )
             return False
-        holder = _holder(record.nir())
+        holder = services.holder_of("nir", record.nir())
         # A never-activated sign-up gives way (see finish): whether it kept the address
         # typed then (free) or not (another account's), a new sign-up goes the same way.
-        if holder is not None and not _gives_way(holder):
+        if holder is not None and not services.gives_way(holder, NAME):
             self.form_errors.append(
                 _l("Un compte existe déjà pour ce numéro de sécurité sociale : connectez-vous.")
             )
@@ -204,27 +201,11 @@ def load_contact(enrolment: Enrolment, form: ContactForm) -> None:
             form[name].data = "oui" if data[name] else "non"
 
 
-def _holder(nir: str) -> Account | None:
-    """The account that holds this NIR, if any."""
-    return services.holder_of("nir", nir)
-
-
-def _gives_way(account: Account) -> bool:
-    """An ameli sign-up never activated (a mistyped email?) gives way to a new one, proved
-    again with the registry."""
-    return account.status == "pending" and account.journey == NAME
-
-
 def finish(enrolment: Enrolment, origin: Any) -> services.Created:
     """The pending account; it stays unusable until the email link is followed."""
     data = enrolment.data
     nir = crypto.decrypt(data["nir_encrypted"])
-    holder = _holder(nir)
-    if holder is not None and _gives_way(holder):
-        audit.record("account.pending_replaced", account_id=None, origin=origin, journey=NAME,
-                     was=holder.id)  # fmt: skip
-        db.session.delete(holder)
-        db.session.flush()  # the identifier's unique key is free before the new one
+    services.replace_pending("nir", nir, NAME, origin)
     created = services.create_pending_account(
         enrolment,
         {

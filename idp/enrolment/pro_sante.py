@@ -232,22 +232,11 @@ def inscription_context(enrolment: Enrolment, form: InscriptionForm) -> dict[str
     }
 
 
-def _replace_pending(finess: str, origin: audit.Origin) -> None:
-    """A never-activated account on this N° tiers (a mistyped email?) gives way to the new
-    sign-up, proved again with the registry; an active account was refused by the form."""
-    existing = account_for(finess)
-    if existing is not None and existing.status == "pending":
-        audit.record("account.pending_replaced", account_id=None, origin=origin, journey=NAME,
-                     was=existing.id)  # fmt: skip
-        db.session.delete(existing)
-        # Now: the identifier's unique key must be free before the new one is inserted.
-        db.session.flush()
-
-
 def finish(enrolment: Enrolment, origin: audit.Origin) -> services.Created:
     """The pending account, with the registry's names and address; the old password goes."""
     data = enrolment.data
-    _replace_pending(data["finess"], origin)
+    # A never-activated account on this N° tiers gives way (services.gives_way).
+    services.replace_pending("finess", data["finess"], NAME, origin)
     created = services.create_pending_account(
         enrolment,
         {

@@ -64,6 +64,23 @@ def holder_of(kind: str, value: str) -> Account | None:
     )
 
 
+def gives_way(account: Account, journey: str) -> bool:
+    """A sign-up of this journey never activated (a mistyped email?): a new one, proved
+    again, may take its identifier."""
+    return account.status == "pending" and account.journey == journey
+
+
+def replace_pending(kind: str, value: str, journey: str, origin: audit.Origin) -> None:
+    """Delete the never-activated sign-up holding this identifier, if any (see gives_way);
+    an active account was refused by the form."""
+    holder = holder_of(kind, value)
+    if holder is not None and gives_way(holder, journey):
+        audit.record("account.pending_replaced", account_id=None, origin=origin, journey=journey,
+                     was=holder.id)  # fmt: skip
+        db.session.delete(holder)
+        db.session.flush()  # the identifier's unique key is free before the new one
+
+
 def identifier_in_use(kind: str, value: str) -> bool:
     return (
         db.session.scalar(
