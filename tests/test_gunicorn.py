@@ -40,13 +40,15 @@ def gunicorn(tmp_path: Path, **settings: str) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             assert server.poll() is None, log.read_text()[-3000:]
             try:
-                requests.get(f"{base}/.well-known/openid-configuration", timeout=2)
+                # A worker still booting on a loaded machine may accept the connection and
+                # answer late: a timeout is "not ready yet", like a refused connection.
+                requests.get(f"{base}/.well-known/openid-configuration", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert time.monotonic() < deadline, log.read_text()[-3000:]
                 time.sleep(0.1)
         yield base
