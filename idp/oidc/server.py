@@ -46,6 +46,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import DetachedInstanceError
 from sqlalchemy.orm.exc import ObjectDeletedError
 
+from idp.direct import Direct
 from idp.extensions import MACHINE_ENDPOINTS
 from idp.extensions import db
 from idp.models import Account
@@ -82,26 +83,30 @@ class _Statements:
         session_of_sid = select(sessions.c.id, bindparam("client_id", type_=String)).where(
             sessions.c.sid == bindparam("sid")
         )
+        # The writes of a grant run as Direct statements (idp.direct): they cost less than
+        # SQLAlchemy's execution context around them.
         self.join_session = {
-            name: insert(joined)
-            .from_select(["session_id", "client_id"], session_of_sid)
-            .on_conflict_do_nothing()
+            name: Direct(
+                insert(joined)
+                .from_select(["session_id", "client_id"], session_of_sid)
+                .on_conflict_do_nothing()
+            )
             for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
         }
         codes = AuthorizationCode.__table__
-        self.code_insert = codes.insert()
+        self.code_insert = Direct(codes.insert())
         # Mark a code used, only if it was not: of two concurrent redemptions only one wins.
-        self.claim_code = (
+        self.claim_code = Direct(
             update(codes)
             .where(codes.c.id == bindparam("code_id"), codes.c.used_at.is_(None))
             .values(used_at=bindparam("used_at"))
         )
         table = Token.__table__
-        self.token_insert = table.insert()
+        self.token_insert = Direct(table.insert())
         # Only a token not rotated yet: of two requests presenting the same token at the
         # same time, the second to write finds no row (RefreshTokenGrant.revoke_old_credential).
-        self.rotate = update(table).where(
-            table.c.id == bindparam("token_id"), table.c.rotated_at.is_(None)
+        self.rotate = Direct(
+            update(table).where(table.c.id == bindparam("token_id"), table.c.rotated_at.is_(None))
         )
 
 
@@ -252,8 +257,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     refresh = token.get("refresh_token")
     sid = parent.sid if parent else None
     # One Core INSERT: the ORM unit of work would cost more than the rest of a grant.
-    db.session.connection().execute(
-        _stmt().token_insert,
+    _stmt().token_insert.execute(
         {
             "client_id": client_id,
             "account_id": account_id,
@@ -281,10 +285,8 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     )
     # The portal joined the SSO session when its code was redeemed; refreshes add nothing.
     if sid and request.authorization_code is not None:
-        connection = db.session.connection()
-        connection.execute(
-            _stmt().join_session[connection.dialect.name], {"sid": sid, "client_id": client_id}
-        )
+        dialect = db.session.connection().dialect.name
+        _stmt().join_session[dialect].execute({"sid": sid, "client_id": client_id})
     audit.record(
         "token.issued",
         account_id=account_id,
@@ -313,8 +315,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         sso: BrowserSession = request.sso_session
         data = request.payload.data
         # One Core INSERT, like the tokens: nothing reads the row back in this request.
-        db.session.connection().execute(
-            _stmt().code_insert,
+        _stmt().code_insert.execute(
             {
                 "code_hash": tokens.sha256(code),
                 "client_id": request.client.client_id,
@@ -340,11 +341,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if row is None or row.client_id != client.client_id:
             return None
         now = utcnow()
-        claimed = (
-            db.session.connection()
-            .execute(_stmt().claim_code, {"code_id": row.id, "used_at": now})
-            .rowcount
-        )
+        claimed = _stmt().claim_code.execute({"code_id": row.id, "used_at": now})
         if not claimed:
             # RFC 6749 §4.1.2: a reused code SHOULD revoke the tokens it issued.
             revoke_family(row.family_id, "code_reuse", client.client_id)
@@ -385,10 +382,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         now = utcnow()
-        rotated = db.session.connection().execute(
-            _stmt().rotate, {"token_id": refresh_token.id, "rotated_at": now}
-        )
-        if rotated.rowcount != 1:
+        rotated = _stmt().rotate.execute({"token_id": refresh_token.id, "rotated_at": now})
+        if rotated != 1:
             # Another request rotated this token since we read it: the same token was used
             # twice at once. Nothing of this request is kept (its new token, its audit
             # row), and the family is revoked as for any reuse.

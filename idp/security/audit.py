@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from idp.extensions import db
+from idp.direct import Direct
 from idp.models import AuditEvent
 from idp.models import utcnow
 
 log = logging.getLogger("idp.audit")
-_INSERT = AuditEvent.__table__.insert()
+_INSERT = Direct(AuditEvent.__table__.insert())
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,7 @@ def record(
     A Core INSERT in the session's transaction (committed or rolled back with it): the ORM
     unit of work costs more than the rest of a token grant. Queries find the row as usual.
     """
-    db.session.connection().execute(
-        _INSERT,
+    _INSERT.execute(
         {
             "created_at": utcnow(),
             "event": event,
