@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from idp import notify
 from idp.auth import session as sso
+from idp.auth.views import failed
 from idp.auth.views import safe_next
 from idp.enrolment.fields import value
 from idp.enrolment.validators import mask_email
@@ -51,8 +52,11 @@ def _continued(linking: bool):
     return flow if flow.provider == upstream_name() else None
 
 
+# Per address, only what fails counts (idp.auth.views.failed): people linking their accounts
+# from one hospital's or mobile operator's address must not spend a guesser's budget. The
+# password guesses of one round trip are bounded by services.MAX_PROOF_ATTEMPTS.
 @bp.route("/federation/<upstream>/lier-mon-compte", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("10 per minute", methods=["POST"], deduct_when=failed)
 def link() -> Any:
     """A unique account matches the identity: its password (if it has one), then a link
     sent to its email, prove it before the link."""
@@ -256,7 +260,7 @@ def signup() -> Any:
 
 
 @bp.route("/federation/<upstream>/assurance-maladie", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("10 per minute", methods=["POST"], deduct_when=failed)
 def insured() -> Any:
     """After a sign-up for an Assurance Maladie portal: the NIR, checked against the insured
     registry with the certified identity, before returning to the portal."""
