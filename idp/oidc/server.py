@@ -256,7 +256,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     account_id = request.user.id if request.user else None
     refresh = token.get("refresh_token")
     sid = parent.sid if parent else None
-    # One Core INSERT: the ORM unit of work would cost more than the rest of a grant.
+    # One Core INSERT (idp.direct): the ORM unit of work would cost more than the rest of a grant.
     _stmt().token_insert.execute(
         {
             "client_id": client_id,

@@ -35,8 +35,9 @@ def record(
 ) -> None:
     """Add an audit event to the current transaction.
 
-    A Core INSERT in the session's transaction (committed or rolled back with it): the ORM
-    unit of work costs more than the rest of a token grant. Queries find the row as usual.
+    A Core INSERT run by idp.direct in the session's transaction (committed or rolled back
+    with it): the ORM unit of work, and even SQLAlchemy's execution context, cost more than
+    the write on a token grant. Queries find the row as usual.
     """
     _INSERT.execute(
         {
