@@ -1,10 +1,10 @@
 """Core writes run on the session's DBAPI connection, compiled once per dialect.
 
-A token grant writes two or three rows, and SQLAlchemy's execution context around each
-statement (the compiled-cache lookup, the execution context, the result set-up) cost more
-than the write itself: through `Connection.execute` a client_credentials grant's two
-INSERTs took 0.43 ms on SQLite and 0.75 ms on PostgreSQL, commit included, and 0.35 and
-0.51 ms this way (bench/README.md). The statements are still SQLAlchemy Core, compiled by
+A token grant writes two or three rows, and what `Connection.execute` does around each
+statement (the compiled-cache lookup, the execution context, the result set-up) costs about
+as much as the write itself: a client_credentials grant's two INSERTs and commit took
+0.37 ms on SQLite and 0.65 ms on PostgreSQL that way, and 0.31 and 0.49 ms this way
+(`bench/cpu.py --db-part`, bench/README.md). The statements are still SQLAlchemy Core, compiled by
 SQLAlchemy for the dialect with their types' bind processors; they run in the session's
 transaction and are committed or rolled back with it.
 
