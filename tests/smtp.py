@@ -69,8 +69,9 @@ class SmtpServer:
             self._controller.stop()
             self._controller = None
 
-    def wait(self, count: int = 1, timeout: float = 5) -> list[Received]:
-        """The messages received, once there are at least `count` of them."""
+    def wait(self, count: int = 1, timeout: float = 20) -> list[Received]:
+        """The messages received, once there are at least `count` of them (at once when
+        they are there: the timeout only bounds a loaded machine's wait, never a test's)."""
         deadline = time.monotonic() + timeout
         while len(self.messages) < count:
             if time.monotonic() > deadline:
