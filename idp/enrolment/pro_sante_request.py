@@ -143,7 +143,10 @@ def pro_sante_code_request() -> Any:
     record = registry.find_professional(finess)
     if record is not None:
         letter = registry.queue_letter(record, "confidential_code")
-        audit.record("registry.code_requested", origin=origin, outcome="letter_queued",
+        # A letter exported lately is not sent again (registry.LETTER_INTERVAL); the answer
+        # is the same: that letter is in the post, or arrived a few days ago.
+        outcome = "letter_queued" if letter.exported_at is None else "letter_recent"
+        audit.record("registry.code_requested", origin=origin, outcome=outcome,
                      finess=finess, letter_id=letter.id, email_given=bool(email))  # fmt: skip
         if email:
             notify.send_mail(

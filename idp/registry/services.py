@@ -10,11 +10,13 @@ import hmac
 import re
 import secrets
 from datetime import date
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from idp.enrolment import validators
 from idp.extensions import db
+from idp.models import utcnow
 from idp.registry import legacy
 from idp.registry.crypto import confidential_code_hash
 from idp.registry.crypto import nir_hash
@@ -45,6 +47,11 @@ __all__ = [
 ]
 
 LETTER_KINDS = frozenset({"confidential_code"})
+# A confidential-code letter gives the professional a new code when it is exported, and the
+# code of the letter before stops working. Within this time after an export, a new request
+# (the professional's own, or anyone's who typed the FINESS: it is public) sends nothing, so
+# that the code of a letter still in the post is not replaced before it arrives.
+LETTER_INTERVAL = timedelta(days=15)
 CONFIDENTIAL_CODE_DIGITS = 12
 
 
@@ -154,18 +161,24 @@ def forget_legacy_password(record: ProfessionalRecord) -> None:
 
 
 def queue_letter(record: ProfessionalRecord, kind: str) -> LetterRequest:
-    """Queue a letter for the print shop; an identical letter not yet exported is reused."""
+    """Queue a letter for the print shop. An identical letter not yet exported, or exported
+    less than LETTER_INTERVAL ago, is returned instead (`exported_at` tells which)."""
     if kind not in LETTER_KINDS:
         raise ValueError(f"unknown letter kind {kind!r}")
+    mine = (LetterRequest.professional_id == record.id, LetterRequest.kind == kind)
     pending = db.session.scalar(
-        select(LetterRequest).where(
-            LetterRequest.professional_id == record.id,
-            LetterRequest.kind == kind,
-            LetterRequest.exported_at.is_(None),
-        )
+        select(LetterRequest).where(*mine, LetterRequest.exported_at.is_(None))
     )
     if pending is not None:
         return pending
+    recent = db.session.scalar(
+        select(LetterRequest)
+        .where(*mine, LetterRequest.exported_at > utcnow() - LETTER_INTERVAL)
+        .order_by(LetterRequest.exported_at.desc())
+        .limit(1)
+    )
+    if recent is not None:
+        return recent
     letter = LetterRequest(professional=record, kind=kind)
     db.session.add(letter)
     db.session.flush()

@@ -3,6 +3,7 @@ email link; and the request for a confidential number by post, behind a CAPTCHA.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import html
 import io
@@ -13,6 +14,7 @@ import time
 import pytest
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import update
 
 from idp.enrolment import pro_sante_request
 from idp.enrolment.models import AccountConsent
@@ -20,8 +22,11 @@ from idp.enrolment.models import AccountIdentifier
 from idp.extensions import db
 from idp.models import Account
 from idp.models import AuditEvent
+from idp.models import utcnow
+from idp.registry.letters import take_pending
 from idp.registry.models import LetterRequest
 from idp.registry.models import ProfessionalRecord
+from idp.registry.services import LETTER_INTERVAL
 from idp.security import captcha
 from idp.security import captcha_image
 from idp.security.verification import Verification
@@ -406,6 +411,48 @@ def test_known_finess_queues_a_letter_and_mails_a_confirmation(
     with registry.app_context():
         events = db.session.scalars(select(AuditEvent).filter_by(event="registry.code_requested"))
         assert [e.details["outcome"] for e in events] == ["letter_queued", "letter_queued"]
+
+
+def test_a_letter_in_the_post_keeps_its_code_whoever_asks_again(
+    registry, browser, smtp_server, known_text
+):
+    """The FINESS is public: a request by anyone else (or the professional, impatient)
+    after the print shop's export must not replace the code of the letter on its way."""
+    ask(Walker(browser))
+    with registry.app_context():
+        (letter,) = take_pending()
+        db.session.commit()
+    again = ask(Walker(registry.test_client()), email="x@example.fr", email_confirm="x@example.fr")
+    assert again.status_code == 200 and "Votre courrier est en route" in text_of(again)
+    assert len(smtp_server.wait(1)) == 1  # the same answer, its confirmation included
+    with registry.app_context():
+        assert take_pending() == []  # nothing new for the print shop: the code stays
+        events = db.session.scalars(select(AuditEvent).filter_by(event="registry.code_requested"))
+        assert [e.details["outcome"] for e in events] == ["letter_queued", "letter_recent"]
+    assert len(letters(registry)) == 1
+    signed_up = sign_up(
+        registry.test_client(), finess=FINESS, legacy_password="", confidential_code=letter.code
+    )
+    assert signed_up.headers["Location"] == "/inscription/pro-sante/courriel-envoye"
+
+
+def test_a_new_letter_is_sent_once_the_last_one_is_long_arrived(
+    registry, browser, smtp_server, known_text
+):
+    ask(Walker(browser))
+    with registry.app_context():
+        (first,) = take_pending()
+        db.session.execute(
+            update(LetterRequest).values(exported_at=utcnow() - LETTER_INTERVAL - dt.timedelta(1))
+        )
+        db.session.commit()
+    ask(Walker(registry.test_client()))
+    with registry.app_context():
+        (second,) = take_pending()
+        db.session.commit()
+    assert second.code != first.code and len(letters(registry)) == 2
+    assert sign_up(browser, legacy_password="", confidential_code=first.code).status_code == 200
+    assert sign_up(browser, legacy_password="", confidential_code=second.code).status_code == 302
 
 
 def test_unknown_finess_is_told_whom_to_write_to(registry, browser, smtp_server, known_text):
