@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.dml import UpdateBase
 
 from idp.extensions import db
@@ -39,7 +40,8 @@ class Direct:
     """
 
     def __init__(self, statement: UpdateBase) -> None:
-        self.statement = statement
+        # inline(): nothing is read back (SQLAlchemy would add RETURNING id on PostgreSQL).
+        self.statement = statement.inline() if isinstance(statement, Insert) else statement
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
 
     def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:

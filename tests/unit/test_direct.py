@@ -128,3 +128,12 @@ def test_a_lost_connection_is_invalidated_and_the_next_request_gets_a_new_one(ap
     Direct(AUDIT.insert()).execute(audit_row("after"))
     db.session.commit()
     assert db.session.scalars(select(AuditEvent.event)).all() == ["after"]
+
+
+def test_an_insert_reads_nothing_back(app_ctx):
+    # Connection.execute would add RETURNING id on PostgreSQL; nothing here reads it.
+    insert = Direct(AUDIT.insert())
+    insert.execute(audit_row("one"))
+    dialect = db.session.connection().dialect
+    compiled = insert._compile(dialect, tuple(audit_row("x")))
+    assert compiled.sql.startswith("INSERT INTO audit_event") and "RETURNING" not in compiled.sql
