@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -23,6 +24,7 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
+from idp.auth.limits import network_of
 from idp.enrolment import services
 from idp.enrolment import validators as v
 from idp.enrolment.engine import CGU_VERSION
@@ -48,9 +50,13 @@ from idp.security.passwords import hash_password
 
 NAME = "pro-sante"
 POLICY = "pro-sante"
-# Wrong proofs allowed per N° tiers, whoever types them (the registry secrets are long, the
-# limit keeps an online guess of an old password out of reach).
+# Wrong proofs allowed per N° tiers from one client network (IPv4 /24, IPv6 /48, as for the
+# login: idp.auth.limits), and over all networks a ceiling. A FINESS is public: counted alone,
+# anyone typing ten wrong proofs an hour kept its professional from ever signing up; now they
+# spend their own network's budget, and blocking everyone takes ten networks busy all hour.
+# The registry secrets are long: 100 guesses an hour keep an online guess out of reach.
 PROOF_FAILURES = parse_limit("10 per hour")
+PROOF_FAILURES_ANYWHERE = parse_limit("100 per hour")
 
 NO_MATCH = _l(
     "Les informations saisies ne permettent pas de vous identifier. Vérifiez votre numéro "
@@ -191,15 +197,24 @@ class InscriptionForm(FlaskForm):
         return not errors
 
 
+def _proof_limits(finess: str) -> tuple[tuple[Any, str, str], ...]:
+    network = network_of(request.remote_addr) or "-"
+    return (
+        (PROOF_FAILURES, f"pro-sante-proof:{network}", finess),
+        (PROOF_FAILURES_ANYWHERE, "pro-sante-proof:*", finess),
+    )
+
+
 def _proofs_exhausted(finess: str) -> bool:
     if not limiter.enabled:
         return False
-    return not limiter.limiter.test(PROOF_FAILURES, "pro-sante-proof", finess)
+    return any(not limiter.limiter.test(*limit) for limit in _proof_limits(finess))
 
 
 def _count_failed_proof(finess: str) -> None:
     if limiter.enabled:
-        limiter.limiter.hit(PROOF_FAILURES, "pro-sante-proof", finess)
+        for limit in _proof_limits(finess):
+            limiter.limiter.hit(*limit)
 
 
 def account_for(finess: str) -> Account | None:

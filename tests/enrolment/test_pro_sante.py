@@ -12,10 +12,12 @@ import statistics
 import time
 
 import pytest
+from limits import parse as parse_limit
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 
+from idp.enrolment import pro_sante
 from idp.enrolment import pro_sante_request
 from idp.enrolment.models import AccountConsent
 from idp.enrolment.models import AccountIdentifier
@@ -30,6 +32,7 @@ from idp.registry.services import LETTER_INTERVAL
 from idp.security import captcha
 from idp.security import captcha_image
 from idp.security.verification import Verification
+from tests.auth.test_limits_per_network import browser_at
 from tests.enrolment.conftest import Walker
 from tests.enrolment.conftest import link_in
 from tests.factories import Flow
@@ -319,16 +322,20 @@ def test_a_never_activated_account_gives_way_to_a_new_proved_sign_up(
     assert browser.get(first_link).status_code == 410
 
 
-def test_wrong_proofs_for_one_finess_are_limited(make_app, smtp_server):
+def test_wrong_proofs_for_one_finess_are_limited_per_network(make_app, smtp_server):
     app = make_app(SMTP_PORT=smtp_server.port, NOTIFY_ASYNC=False, RATELIMIT_ENABLED=True)
     seed_registry(app)
-    client = app.test_client()
+    client = browser_at(app, "203.0.113.7")
     for _ in range(10):
         assert NO_MATCH in alert_of(sign_up(client, legacy_password="Mauvais-01"))
-    blocked = sign_up(app.test_client(), legacy_password="", confidential_code=CODE)
+    # The rest of that network (/24) has spent its budget for this N° tiers...
+    blocked = sign_up(browser_at(app, "203.0.113.80"), legacy_password="", confidential_code=CODE)
     assert "Trop d'essais pour ce numéro tiers" in alert_of(blocked)
+    # ... not the professional, whose N° tiers is public, from their own network.
+    own = sign_up(browser_at(app, "198.51.100.20"), legacy_password="", confidential_code=CODE)
+    assert own.status_code == 302
     other = sign_up(
-        app.test_client(),
+        browser_at(app, "203.0.113.9"),
         finess=NEWCOMER,
         legacy_password="",
         confidential_code=NEWCOMER_CODE,
@@ -336,6 +343,18 @@ def test_wrong_proofs_for_one_finess_are_limited(make_app, smtp_server):
         email_confirm="paul.martin@example.fr",
     )
     assert other.status_code == 302, "another N° tiers is not affected"
+
+
+def test_wrong_proofs_from_many_networks_meet_a_ceiling(make_app, smtp_server, monkeypatch):
+    monkeypatch.setattr(pro_sante, "PROOF_FAILURES_ANYWHERE", parse_limit("12 per hour"))
+    app = make_app(SMTP_PORT=smtp_server.port, NOTIFY_ASYNC=False, RATELIMIT_ENABLED=True)
+    seed_registry(app)
+    for network in range(4):  # three wrong proofs from each of four networks
+        client = browser_at(app, f"192.0.{network}.1")
+        for _ in range(3):
+            assert NO_MATCH in alert_of(sign_up(client, legacy_password="Mauvais-01"))
+    blocked = sign_up(browser_at(app, "198.51.100.20"), legacy_password="", confidential_code=CODE)
+    assert "Trop d'essais pour ce numéro tiers" in alert_of(blocked)
 
 
 # --- "Pour recevoir votre code confidentiel" ----------------------------------------------
