@@ -29,7 +29,7 @@ def _limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-def _lifetime() -> dt.timedelta:
+def link_lifetime() -> dt.timedelta:
     return dt.timedelta(hours=int(current_app.config["EMAIL_CHANGE_LINK_HOURS"]))
 
 
@@ -70,7 +70,10 @@ def change_email() -> Any:
             if account.email and new_email == account.email:
                 form.email.errors = [_("C'est déjà l'adresse électronique de votre compte.")]
             else:
-                _send(account, email_change.request_change(account, new_email, _lifetime(), origin))
+                _send(
+                    account,
+                    email_change.request_change(account, new_email, link_lifetime(), origin),
+                )
                 db.session.commit()
                 notify.dispatch_after_commit()
                 return render_template(
@@ -86,16 +89,21 @@ def change_email() -> Any:
     )
 
 
+def mail_confirmation(account, request_: email_change.ChangeRequest) -> None:
+    """The link that makes the new address the account's, sent to that address."""
+    notify.send_mail(
+        "email_change_confirm",
+        to=request_.new_email,
+        given_name=account.given_name,
+        link=url_for("account.confirm_email", token=request_.secret, _external=True),
+        hours=int(link_lifetime().total_seconds() // 3600),
+    )
+
+
 def _send(account, request_: email_change.ChangeRequest) -> None:
     reset_url = url_for("auth.forgotten_password", _external=True)
     if request_.secret is not None:
-        notify.send_mail(
-            "email_change_confirm",
-            to=request_.new_email,
-            given_name=account.given_name,
-            link=url_for(".confirm_email", token=request_.secret, _external=True),
-            hours=int(_lifetime().total_seconds() // 3600),
-        )
+        mail_confirmation(account, request_)
     else:
         assert request_.owner is not None
         notify.send_mail(

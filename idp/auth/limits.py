@@ -36,6 +36,11 @@ def network_of(ip: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
+def client_network() -> str:
+    """The network of this request's client (see network_of), "-" if it has no address."""
+    return network_of(request.remote_addr) or "-"
+
+
 def _typed(name: str) -> str:
     return "".join((request.form.get(name) or "").split()).lower()
 
@@ -48,8 +53,7 @@ def typed_key(name: str) -> Callable[[], str]:
     """
 
     def key() -> str:
-        network = network_of(request.remote_addr) or "-"
-        return f"{name}:{network}:{_typed(name)}"
+        return f"{name}:{client_network()}:{_typed(name)}"
 
     return key
 

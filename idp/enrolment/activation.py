@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from flask import current_app
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -14,6 +12,8 @@ from flask_wtf import FlaskForm
 
 from idp import notify
 from idp.account import email_change
+from idp.account.email_change_views import link_lifetime
+from idp.account.email_change_views import mail_confirmation
 from idp.auth import session as sso
 from idp.enrolment import bp
 from idp.enrolment import engine
@@ -143,24 +143,17 @@ def _confirm_email_later(enrolment: Enrolment) -> None:
     has only earns its owner a notice. Whoever holds the phone sees the same either way."""
     account = db.session.get(Account, enrolment.account_id)
     account.email = None
-    hours = int(current_app.config["EMAIL_CHANGE_LINK_HOURS"])
     asked = email_change.request_change(
-        account, enrolment.data["email"], dt.timedelta(hours=hours), audit.origin_of(request)
+        account, enrolment.data["email"], link_lifetime(), audit.origin_of(request)
     )
-    if asked.secret is None:
-        notify.send_mail(
-            "account_exists",
-            to=asked.new_email,
-            portal_name=_portal_name(enrolment),
-            login_url=url_for("auth.login", _external=True),
-        )
+    if asked.secret is not None:
+        mail_confirmation(account, asked)
         return
     notify.send_mail(
-        "email_change_confirm",
+        "account_exists",
         to=asked.new_email,
-        given_name=account.given_name,
-        link=url_for("account.confirm_email", token=asked.secret, _external=True),
-        hours=hours,
+        portal_name=_portal_name(enrolment),
+        login_url=url_for("auth.login", _external=True),
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -24,7 +23,7 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
-from idp.auth.limits import network_of
+from idp.auth.limits import client_network
 from idp.enrolment import services
 from idp.enrolment import validators as v
 from idp.enrolment.engine import CGU_VERSION
@@ -198,9 +197,8 @@ class InscriptionForm(FlaskForm):
 
 
 def _proof_limits(finess: str) -> tuple[tuple[Any, str, str], ...]:
-    network = network_of(request.remote_addr) or "-"
     return (
-        (PROOF_FAILURES, f"pro-sante-proof:{network}", finess),
+        (PROOF_FAILURES, f"pro-sante-proof:{client_network()}", finess),
         (PROOF_FAILURES_ANYWHERE, "pro-sante-proof:*", finess),
     )
 

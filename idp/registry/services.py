@@ -12,6 +12,7 @@ import secrets
 from datetime import date
 from datetime import timedelta
 
+from sqlalchemy import or_
 from sqlalchemy import select
 
 from idp.enrolment import validators
@@ -165,20 +166,19 @@ def queue_letter(record: ProfessionalRecord, kind: str) -> LetterRequest:
     less than LETTER_INTERVAL ago, is returned instead (`exported_at` tells which)."""
     if kind not in LETTER_KINDS:
         raise ValueError(f"unknown letter kind {kind!r}")
-    mine = (LetterRequest.professional_id == record.id, LetterRequest.kind == kind)
-    pending = db.session.scalar(
-        select(LetterRequest).where(*mine, LetterRequest.exported_at.is_(None))
-    )
-    if pending is not None:
-        return pending
-    recent = db.session.scalar(
+    exported = LetterRequest.exported_at
+    current = db.session.scalar(
         select(LetterRequest)
-        .where(*mine, LetterRequest.exported_at > utcnow() - LETTER_INTERVAL)
-        .order_by(LetterRequest.exported_at.desc())
+        .where(
+            LetterRequest.professional_id == record.id,
+            LetterRequest.kind == kind,
+            or_(exported.is_(None), exported > utcnow() - LETTER_INTERVAL),
+        )
+        .order_by(exported.desc().nulls_first())  # the pending one, else the latest
         .limit(1)
     )
-    if recent is not None:
-        return recent
+    if current is not None:
+        return current
     letter = LetterRequest(professional=record, kind=kind)
     db.session.add(letter)
     db.session.flush()
